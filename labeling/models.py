@@ -1,0 +1,184 @@
+"""Labeling data model: projects hold prompts, prompts hold samples, tasks compare 2..K samples,
+assignments lease a task to an annotator, judgments record the answer. Nothing is deleted:
+quality filters (and undo) flag judgments instead."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Project(models.Model):
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise (A/B)"
+        RANKING = "ranking", "K-way ranking"
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True, help_text="Markdown shown to annotators.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAIRWISE)
+    ranking_k = models.PositiveSmallIntegerField(
+        default=4, help_text="Samples per ranking task (K); ignored for pairwise projects."
+    )
+    judgments_per_task = models.PositiveSmallIntegerField(default=3)
+    lease_seconds = models.PositiveIntegerField(default=600)
+    is_active = models.BooleanField(default=True)
+    annotators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="labeling_projects",
+        help_text="Who may label here. Empty: every annotator.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def samples_per_task(self) -> int:
+        return 2 if self.kind == self.Kind.PAIRWISE else self.ranking_k
+
+
+class ApiToken(models.Model):
+    """A project-scoped key for API clients. Only its SHA-256 is stored."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}:{self.name}"
+
+
+class Prompt(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    external_id = models.CharField(max_length=200)
+    text = models.TextField(blank=True)
+    messages = models.JSONField(
+        null=True, blank=True, help_text="Chat turns [{role, content}], when the prompt is a chat."
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="prompt_unique_external_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Sample(models.Model):
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="samples")
+    external_id = models.CharField(max_length=200)
+    text = models.TextField()
+    model_name = models.CharField(max_length=200, blank=True, help_text="Which model wrote it.")
+    adapter = models.CharField(max_length=200, blank=True, help_text="Policy adapter, if any.")
+    generation = models.JSONField(default=dict, blank=True, help_text="Generation settings.")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["prompt", "external_id"], name="sample_unique_external_id")
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Task(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
+    samples = models.ManyToManyField(Sample, through="TaskSample", related_name="tasks")
+    priority = models.IntegerField(default=0, help_text="Higher is served first.")
+    is_gold = models.BooleanField(default=False)
+    gold_answer = models.JSONField(null=True, blank=True)
+    judgments_wanted = models.PositiveSmallIntegerField()
+    # Kept in step with live judgments so the next-task query needs no aggregate.
+    judgment_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "-priority", "id"], name="task_queue_order")]
+
+    def __str__(self) -> str:
+        return f"task {self.pk}"
+
+
+class TaskSample(models.Model):
+    """A sample's canonical slot in a task: position 0 is "a", 1 is "b", and so on."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="slots")
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "position"], name="task_sample_position"),
+            models.UniqueConstraint(fields=["task", "sample"], name="task_sample_once"),
+        ]
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        SUBMITTED = "submitted"
+        SKIPPED = "skipped"
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    served_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField()
+    shown_order = models.JSONField(help_text="Sample ids in the order the page showed them.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="assignment_once_per_annotator")
+        ]
+        indexes = [
+            models.Index(fields=["task", "status", "lease_expires_at"], name="assignment_leases"),
+            models.Index(fields=["annotator", "status"], name="assignment_by_annotator"),
+        ]
+
+
+class Judgment(models.Model):
+    class Choice(models.TextChoices):
+        A = "a", "A better"
+        B = "b", "B better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both bad"
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.PROTECT, related_name="judgments")
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="judgments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments"
+    )
+    # Pairwise: choice in canonical terms (a = the task's position 0). Ranking: groups of
+    # sample ids, best first; samples in one group are tied.
+    choice = models.CharField(max_length=10, choices=Choice.choices, blank=True)
+    ranking = models.JSONField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    shown_order = models.JSONField()
+    response_ms = models.PositiveIntegerField(help_text="Served to submitted, measured on the server.")
+    active_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Reported by the page.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Undo withdraws a judgment instead of deleting it.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment"], condition=Q(withdrawn_at__isnull=True), name="one_live_judgment"
+            )
+        ]
+        indexes = [models.Index(fields=["task", "withdrawn_at"], name="judgment_by_task")]

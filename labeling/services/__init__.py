@@ -1,0 +1,1 @@
+"""Writes. Each module holds one capability; views, serializers and tasks call these."""

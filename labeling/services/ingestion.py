@@ -1,0 +1,251 @@
+"""Bulk, atomic, idempotent ingestion of prompts and samples, and task creation per project kind."""
+
+from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from labeling.models import Project, Prompt, Sample, Task, TaskSample
+
+MAX_ID_LENGTH = 200
+MAX_SAMPLES_PER_ITEM = 16
+CHAT_ROLES = {"system", "user", "assistant"}
+
+
+class IngestionError(Exception):
+    """The request as a whole is refused; `errors` names each bad item and field."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+        self.status = status
+
+
+@dataclass
+class IngestionResult:
+    prompts_created: int = 0
+    samples_created: int = 0
+    tasks_created: int = 0
+    duplicates: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "prompts_created": self.prompts_created,
+            "samples_created": self.samples_created,
+            "tasks_created": self.tasks_created,
+            "duplicates": self.duplicates,
+        }
+
+
+def _check_id(value: Any, where: str, errors: list[dict], index: int, item_id: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        errors.append(_error(index, item_id, where, "must be a non-empty string"))
+    elif len(value) > MAX_ID_LENGTH:
+        errors.append(_error(index, item_id, where, f"must be at most {MAX_ID_LENGTH} characters"))
+
+
+def _error(index: int, item_id: Any, field_name: str, message: str) -> dict[str, Any]:
+    return {
+        "index": index,
+        "external_id": item_id if isinstance(item_id, str) else None,
+        "field": field_name,
+        "message": message,
+    }
+
+
+def _check_prompt(prompt: Any, errors: list[dict], index: int, item_id: Any) -> None:
+    if isinstance(prompt, str):
+        if not prompt.strip():
+            errors.append(_error(index, item_id, "prompt", "must not be empty"))
+        return
+    if isinstance(prompt, list) and prompt:
+        for turn_no, turn in enumerate(prompt):
+            where = f"prompt[{turn_no}]"
+            if not isinstance(turn, dict):
+                errors.append(_error(index, item_id, where, 'must be an object {"role", "content"}'))
+            elif turn.get("role") not in CHAT_ROLES:
+                errors.append(_error(index, item_id, f"{where}.role", "must be system, user or assistant"))
+            elif not isinstance(turn.get("content"), str):
+                errors.append(_error(index, item_id, f"{where}.content", "must be a string"))
+        return
+    errors.append(
+        _error(index, item_id, "prompt", 'must be a string or a non-empty list of {"role", "content"} turns')
+    )
+
+
+def _check_sample(sample: Any, where: str, errors: list[dict], index: int, item_id: Any) -> None:
+    if not isinstance(sample, dict):
+        errors.append(_error(index, item_id, where, "must be an object"))
+        return
+    _check_id(sample.get("external_id"), f"{where}.external_id", errors, index, item_id)
+    if not isinstance(sample.get("text"), str) or not sample["text"].strip():
+        errors.append(_error(index, item_id, f"{where}.text", "must be a non-empty string"))
+    for key in ("model", "adapter"):
+        value = sample.get(key, "")
+        if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
+            errors.append(_error(index, item_id, f"{where}.{key}", f"must be a string of at most {MAX_ID_LENGTH} characters"))
+    for key in ("metadata", "generation"):
+        if not isinstance(sample.get(key, {}), dict):
+            errors.append(_error(index, item_id, f"{where}.{key}", "must be an object"))
+
+
+def validate_items(items: Any) -> list[dict[str, Any]]:
+    """Check the request's shape; return every problem found (empty when all is well)."""
+    if not isinstance(items, list):
+        raise IngestionError("The body must be a JSON list of items.")
+    limit = settings.INGEST_MAX_ITEMS
+    if len(items) > limit:
+        raise IngestionError(
+            f"Too many items: {len(items)}. Send at most {limit} items per request.", status=413
+        )
+    if not items:
+        raise IngestionError("The list of items is empty.")
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append(_error(index, None, "", 'must be an object {"external_id", "prompt", "samples"}'))
+            continue
+        item_id = item.get("external_id")
+        _check_id(item_id, "external_id", errors, index, item_id)
+        if isinstance(item_id, str):
+            if item_id in seen:
+                errors.append(_error(index, item_id, "external_id", "appears twice in this request"))
+            seen.add(item_id)
+        _check_prompt(item.get("prompt"), errors, index, item_id)
+        if not isinstance(item.get("metadata", {}), dict):
+            errors.append(_error(index, item_id, "metadata", "must be an object"))
+        priority = item.get("priority", 0)
+        if not isinstance(priority, int) or isinstance(priority, bool) or abs(priority) > 1_000_000:
+            errors.append(_error(index, item_id, "priority", "must be a whole number"))
+        samples = item.get("samples")
+        if not isinstance(samples, list) or not samples:
+            errors.append(_error(index, item_id, "samples", "must be a non-empty list"))
+            continue
+        if len(samples) > MAX_SAMPLES_PER_ITEM:
+            errors.append(_error(index, item_id, "samples", f"at most {MAX_SAMPLES_PER_ITEM} samples per item"))
+        sample_ids: set[str] = set()
+        for sample_no, sample in enumerate(samples):
+            where = f"samples[{sample_no}]"
+            _check_sample(sample, where, errors, index, item_id)
+            sample_id = sample.get("external_id") if isinstance(sample, dict) else None
+            if isinstance(sample_id, str):
+                if sample_id in sample_ids:
+                    errors.append(_error(index, item_id, f"{where}.external_id", "appears twice in this item"))
+                sample_ids.add(sample_id)
+    return errors
+
+
+def task_groups(project: Project, existing: list[int], new: list[int]) -> list[list[int]]:
+    """Which samples each new task compares. Pairwise: every pair with at least one new sample.
+    Ranking: the new samples in groups of K; a lone leftover is ranked with earlier samples."""
+    if project.kind == Project.Kind.PAIRWISE:
+        everyone = existing + new
+        new_set = set(new)
+        return [list(pair) for pair in combinations(everyone, 2) if new_set & set(pair)]
+    k = max(2, project.ranking_k)
+    groups = [new[i : i + k] for i in range(0, len(new), k)]
+    if groups and len(groups[-1]) == 1:
+        earlier = existing + new[: len(new) - 1]
+        groups[-1] = earlier[-(k - 1) :] + groups[-1]
+    return [group for group in groups if len(group) >= 2]
+
+
+def _prompt_fields(prompt: str | list[dict[str, str]]) -> dict[str, Any]:
+    if isinstance(prompt, str):
+        return {"text": prompt, "messages": None}
+    last_user = next((turn["content"] for turn in reversed(prompt) if turn["role"] == "user"), "")
+    return {"text": last_user, "messages": prompt}
+
+
+def items_ingest(*, project: Project, items: Any) -> IngestionResult:
+    """Store a batch of items atomically. Raises IngestionError, storing nothing, on any bad item."""
+    errors = validate_items(items)
+    if errors:
+        raise IngestionError(f"{len({e['index'] for e in errors})} item(s) are invalid; nothing was stored.", errors)
+    try:
+        return _store(project, items)
+    except IntegrityError:
+        # A concurrent request stored some of the same ids first; a second pass sees them as duplicates.
+        return _store(project, items)
+
+
+@transaction.atomic
+def _store(project: Project, items: list[dict[str, Any]]) -> IngestionResult:
+    result = IngestionResult()
+    prompts = {
+        p.external_id: p
+        for p in Prompt.objects.filter(project=project, external_id__in=[item["external_id"] for item in items])
+    }
+    existing_samples: dict[int, dict[str, int]] = {}
+    for prompt_id, external_id, sample_id in Sample.objects.filter(prompt__in=prompts.values()).values_list(
+        "prompt_id", "external_id", "id"
+    ).order_by("id"):
+        existing_samples.setdefault(prompt_id, {})[external_id] = sample_id
+
+    errors = []
+    for index, item in enumerate(items):
+        prompt = prompts.get(item["external_id"])
+        known = existing_samples.get(prompt.pk, {}) if prompt else {}
+        total = len(known) + sum(1 for s in item["samples"] if s["external_id"] not in known)
+        if total < 2:
+            errors.append(_error(index, item["external_id"], "samples", "a prompt needs at least 2 samples to compare"))
+    if errors:
+        raise IngestionError(f"{len(errors)} item(s) are invalid; nothing was stored.", errors)
+
+    new_prompts = [
+        Prompt(project=project, external_id=item["external_id"], metadata=item.get("metadata", {}),
+               **_prompt_fields(item["prompt"]))
+        for item in items
+        if item["external_id"] not in prompts
+    ]
+    Prompt.objects.bulk_create(new_prompts, batch_size=1000)
+    result.prompts_created = len(new_prompts)
+    for prompt in new_prompts:
+        prompts[prompt.external_id] = prompt
+
+    new_samples: list[Sample] = []
+    new_by_item: list[list[Sample]] = []
+    for item in items:
+        prompt = prompts[item["external_id"]]
+        known = existing_samples.get(prompt.pk, {})
+        fresh = [
+            Sample(prompt=prompt, external_id=s["external_id"], text=s["text"], model_name=s.get("model", ""),
+                   adapter=s.get("adapter", ""), generation=s.get("generation", {}), metadata=s.get("metadata", {}))
+            for s in item["samples"]
+            if s["external_id"] not in known
+        ]
+        if not fresh:
+            result.duplicates.append(item["external_id"])
+        new_by_item.append(fresh)
+        new_samples.extend(fresh)
+    Sample.objects.bulk_create(new_samples, batch_size=1000)
+    result.samples_created = len(new_samples)
+
+    groups: list[tuple[dict, Prompt, list[int]]] = []
+    for item, fresh in zip(items, new_by_item):
+        if not fresh:
+            continue
+        prompt = prompts[item["external_id"]]
+        existing_ids = list(existing_samples.get(prompt.pk, {}).values())
+        for group in task_groups(project, existing_ids, [s.pk for s in fresh]):
+            groups.append((item, prompt, group))
+    tasks = [
+        Task(project=project, prompt=prompt, priority=item.get("priority", 0),
+             judgments_wanted=project.judgments_per_task)
+        for item, prompt, _ in groups
+    ]
+    Task.objects.bulk_create(tasks, batch_size=1000)
+    TaskSample.objects.bulk_create(
+        [
+            TaskSample(task=task, sample_id=sample_id, position=position)
+            for task, (_, _, group) in zip(tasks, groups)
+            for position, sample_id in enumerate(group)
+        ],
+        batch_size=2000,
+    )
+    result.tasks_created = len(tasks)
+    return result
