@@ -1,6 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class LabelingConfig(AppConfig):
     name = "labeling"
     verbose_name = "Labeling"
+
+    def ready(self) -> None:
+        from labeling.services.roles import roles_ensure
+
+        post_migrate.connect(roles_ensure, sender=self)

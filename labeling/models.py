@@ -2,6 +2,8 @@
 assignments lease a task to an annotator, judgments record the answer. Nothing is deleted:
 quality filters (and undo) flag judgments instead."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -35,6 +37,10 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def lease_duration(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds)
 
     @property
     def samples_per_task(self) -> int:

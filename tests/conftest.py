@@ -1,4 +1,45 @@
 import os
 
+import pytest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture
+def make_project(db):
+    from labeling.models import Project
+
+    def make(slug: str = "proj", **fields) -> Project:
+        defaults = {"name": slug.title(), "kind": Project.Kind.PAIRWISE, "judgments_per_task": 2}
+        defaults.update(fields)
+        return Project.objects.create(slug=slug, **defaults)
+
+    return make
+
+
+@pytest.fixture
+def project(make_project):
+    return make_project()
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str, **fields):
+        return django_user_model.objects.create_user(username=username, password="pw-" + username, **fields)
+
+    return make
+
+
+@pytest.fixture
+def token_client(project):
+    """A DRF client holding an API token for `project`."""
+    from rest_framework.test import APIClient
+
+    from labeling.services.tokens import token_create
+
+    _, key = token_create(project=project, name="test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client
+

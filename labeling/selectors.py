@@ -1,0 +1,229 @@
+"""Reads: the export streams. Each yields one JSON line at a time over a chunked query, so the
+memory used stays flat however large the project."""
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from itertools import combinations
+from typing import Any
+
+from django.db.models import F, Prefetch, Q, QuerySet
+
+from labeling.models import Judgment, Project, Prompt, Task, TaskSample
+
+EXPORT_FORMATS = ("pairs", "rankings", "judgments")
+CHUNK = 500
+
+
+def _dumps(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False) + "\n"
+
+
+def project_uses_chat(*, project: Project) -> bool:
+    return Prompt.objects.filter(project=project, messages__isnull=False).exists()
+
+
+def prompt_value(prompt: Prompt, chat: bool) -> str | list[dict[str, str]]:
+    """The prompt as TRL expects it: a string, or (in a project with chat prompts) a list of turns,
+    so every row of one export has the same type."""
+    if not chat:
+        return prompt.text
+    return prompt.messages or [{"role": "user", "content": prompt.text}]
+
+
+def response_value(text: str, chat: bool) -> str | list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}] if chat else text
+
+
+def _tasks_with_judgments(project: Project) -> QuerySet[Task]:
+    live = Judgment.objects.filter(withdrawn_at__isnull=True).order_by("pk")
+    return (
+        Task.objects.filter(project=project, judgment_count__gt=0)
+        .select_related("prompt")
+        .prefetch_related(
+            Prefetch("slots", queryset=TaskSample.objects.select_related("sample").order_by("position")),
+            Prefetch("judgments", queryset=live, to_attr="live_judgments"),
+        )
+        .order_by("pk")
+    )
+
+
+def judgment_ranks(judgment: Judgment, sample_ids: list[int]) -> dict[int, int]:
+    """Rank of each sample in one judgment (0 = best; tied samples share a rank).
+    Both-bad counts as a tie for ordering purposes."""
+    if judgment.ranking:
+        return {sample_id: rank for rank, group in enumerate(judgment.ranking) for sample_id in group}
+    first, second = sample_ids[0], sample_ids[1]
+    if judgment.choice == Judgment.Choice.A:
+        return {first: 0, second: 1}
+    if judgment.choice == Judgment.Choice.B:
+        return {first: 1, second: 0}
+    return {first: 0, second: 0}
+
+
+def pair_votes(sample_ids: list[int], judgments: list[Judgment]) -> dict[tuple[int, int], dict[str, int]]:
+    """For every pair (x, y) of the task's samples: how many judgments preferred x, preferred y,
+    called it a tie, or (pairwise only) called both bad."""
+    votes: dict[tuple[int, int], dict[str, int]] = defaultdict(lambda: {"x": 0, "y": 0, "tie": 0, "both_bad": 0})
+    for judgment in judgments:
+        ranks = judgment_ranks(judgment, sample_ids)
+        for x, y in combinations(sample_ids, 2):
+            tally = votes[(x, y)]
+            if judgment.choice == Judgment.Choice.BOTH_BAD:
+                tally["both_bad"] += 1
+            elif ranks[x] < ranks[y]:
+                tally["x"] += 1
+            elif ranks[y] < ranks[x]:
+                tally["y"] += 1
+            else:
+                tally["tie"] += 1
+    return votes
+
+
+def _sample_fields(prefix: str, sample, chat: bool) -> dict[str, Any]:
+    return {
+        prefix: response_value(sample.text, chat),
+        f"{prefix}_id": sample.external_id,
+        f"{prefix}_model": sample.model_name,
+        f"{prefix}_adapter": sample.adapter,
+    }
+
+
+def export_pairs(*, project: Project) -> Iterator[str]:
+    """One row per compared pair with a strict majority: {"prompt", "chosen", "rejected", ...}."""
+    chat = project_uses_chat(project=project)
+    for task in _tasks_with_judgments(project).iterator(chunk_size=CHUNK):
+        samples = {slot.sample_id: slot.sample for slot in task.slots.all()}
+        sample_ids = list(samples)
+        for (x, y), tally in pair_votes(sample_ids, task.live_judgments).items():
+            if tally["x"] == tally["y"]:
+                continue
+            winner, loser = (x, y) if tally["x"] > tally["y"] else (y, x)
+            total = sum(tally.values())
+            row = {"prompt": prompt_value(task.prompt, chat)}
+            row.update(_sample_fields("chosen", samples[winner], chat))
+            row.update(_sample_fields("rejected", samples[loser], chat))
+            row.update(
+                {
+                    "prompt_id": task.prompt.external_id,
+                    "task_id": task.pk,
+                    "num_judgments": total,
+                    "chosen_votes": max(tally["x"], tally["y"]),
+                    "ties": tally["tie"] + tally["both_bad"],
+                    "agreement": round(max(tally["x"], tally["y"]) / total, 4),
+                }
+            )
+            yield _dumps(row)
+
+
+def consensus_ranking(sample_ids: list[int], judgments: list[Judgment]) -> tuple[list[int], list[int], float]:
+    """Order samples by mean rank over judgments (Borda). Returns the order, the 1-based rank of
+    each sample in that order (tied means share a rank), and the mean share of pairwise votes
+    that agree with the consensus."""
+    totals = dict.fromkeys(sample_ids, 0.0)
+    for judgment in judgments:
+        for sample_id, rank in judgment_ranks(judgment, sample_ids).items():
+            totals[sample_id] += rank
+    order = sorted(sample_ids, key=lambda s: (totals[s], sample_ids.index(s)))
+    ranks, current = [], 0
+    for index, sample_id in enumerate(order):
+        if index == 0 or totals[sample_id] != totals[order[index - 1]]:
+            current = index + 1
+        ranks.append(current)
+    agree = total = 0
+    for (x, y), tally in pair_votes(sample_ids, judgments).items():
+        if totals[x] == totals[y]:
+            continue
+        agree += tally["x"] if totals[x] < totals[y] else tally["y"]
+        total += sum(tally.values())
+    return order, ranks, round(agree / total, 4) if total else 1.0
+
+
+def export_rankings(*, project: Project) -> Iterator[str]:
+    """One row per task: the responses in consensus order, best first, with their ranks."""
+    chat = project_uses_chat(project=project)
+    for task in _tasks_with_judgments(project).iterator(chunk_size=CHUNK):
+        samples = {slot.sample_id: slot.sample for slot in task.slots.all()}
+        order, ranks, agreement = consensus_ranking(list(samples), task.live_judgments)
+        yield _dumps(
+            {
+                "prompt": prompt_value(task.prompt, chat),
+                "responses": [response_value(samples[s].text, chat) for s in order],
+                "response_ids": [samples[s].external_id for s in order],
+                "models": [samples[s].model_name for s in order],
+                "ranks": ranks,
+                "prompt_id": task.prompt.external_id,
+                "task_id": task.pk,
+                "num_judgments": len(task.live_judgments),
+                "agreement": agreement,
+            }
+        )
+
+
+def export_judgments(*, project: Project) -> Iterator[str]:
+    """Every judgment, withdrawn ones included, with all its metadata; samples by external id."""
+    judgments = (
+        Judgment.objects.filter(task__project=project)
+        .select_related("task__prompt", "annotator")
+        .prefetch_related(Prefetch("task__slots", queryset=TaskSample.objects.select_related("sample")))
+        .order_by("pk")
+    )
+    for judgment in judgments.iterator(chunk_size=CHUNK):
+        external = {slot.sample_id: slot.sample.external_id for slot in judgment.task.slots.all()}
+        yield _dumps(
+            {
+                "judgment_id": judgment.pk,
+                "task_id": judgment.task_id,
+                "prompt_id": judgment.task.prompt.external_id,
+                "annotator": judgment.annotator.get_username(),
+                "sample_ids": list(external.values()),  # canonical order: position 0 is "a"
+                "choice": judgment.choice or None,
+                "ranking": [[external[s] for s in group] for group in judgment.ranking] if judgment.ranking else None,
+                "shown_order": [external[s] for s in judgment.shown_order],
+                "rationale": judgment.rationale,
+                "response_ms": judgment.response_ms,
+                "active_ms": judgment.active_ms,
+                "is_gold": judgment.task.is_gold,
+                "created_at": judgment.created_at.isoformat(),
+                "withdrawn": judgment.withdrawn_at is not None,
+            }
+        )
+
+
+EXPORTERS = {"pairs": export_pairs, "rankings": export_rankings, "judgments": export_judgments}
+
+
+def project_stats(*, project: Project) -> dict[str, int]:
+    tasks = Task.objects.filter(project=project)
+    return {
+        "prompts": Prompt.objects.filter(project=project).count(),
+        "tasks": tasks.count(),
+        "tasks_complete": tasks.filter(judgment_count__gte=F("judgments_wanted")).count(),
+        "judgments": Judgment.objects.filter(task__project=project, withdrawn_at__isnull=True).count(),
+    }
+
+
+def projects_for_annotator(*, user) -> QuerySet[Project]:
+    """Active projects open to everyone (no annotator list) or listing this user."""
+    return (
+        Project.objects.filter(is_active=True)
+        .filter(Q(annotators__isnull=True) | Q(annotators=user))
+        .distinct()
+        .order_by("slug")
+    )
+
+
+def annotator_progress(*, project: Project, annotator) -> dict[str, int]:
+    done = Judgment.objects.filter(task__project=project, annotator=annotator, withdrawn_at__isnull=True).count()
+    remaining_query = Task.objects.filter(project=project, judgment_count__lt=F("judgments_wanted")).exclude(
+        assignments__annotator=annotator, assignments__status__in=["submitted", "skipped"]
+    )
+    return {"judged": done, "remaining": remaining_query.count()}
+
+
+def annotator_history(*, annotator, limit: int = 200) -> QuerySet[Judgment]:
+    return (
+        Judgment.objects.filter(annotator=annotator)
+        .select_related("task__project", "task__prompt")
+        .order_by("-created_at")[:limit]
+    )

@@ -1,0 +1,120 @@
+"""Hand out tasks to annotators under leases.
+
+The next task is the highest-priority one that still needs judgments, that this annotator has
+not judged or skipped, and whose open leases do not already fill its quota. Candidates are
+taken with SELECT ... FOR UPDATE SKIP LOCKED, and the quota is re-counted after the lock (a
+fresh statement sees every lease committed meanwhile), so two annotators never share a slot."""
+
+import random
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeling.models import Assignment, Project, Task, TaskSample
+
+CANDIDATES_PER_TRY = 1
+MAX_TRIES = 8
+
+
+def _open_leases(task_ref: str | OuterRef, now) -> Subquery:
+    leases = (
+        Assignment.objects.filter(task=task_ref, status=Assignment.Status.OPEN, lease_expires_at__gt=now)
+        .order_by()
+        .values("task")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(leases, output_field=IntegerField()), Value(0))
+
+
+def open_lease_count(*, task: Task, now=None) -> int:
+    now = now or timezone.now()
+    return Assignment.objects.filter(task=task, status=Assignment.Status.OPEN, lease_expires_at__gt=now).count()
+
+
+def _current_assignment(project: Project, annotator: AbstractBaseUser, now) -> Assignment | None:
+    """An unexpired open lease the annotator already holds (a reload or double click resumes it)."""
+    return (
+        Assignment.objects.filter(
+            task__project=project, annotator=annotator, status=Assignment.Status.OPEN, lease_expires_at__gt=now
+        )
+        .select_related("task")
+        .order_by("-served_at")
+        .first()
+    )
+
+
+def _candidate_ids(project: Project, annotator: AbstractBaseUser, now, exclude: set[int]) -> list[int]:
+    mine = Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator).exclude(
+        status=Assignment.Status.OPEN, lease_expires_at__lte=now
+    )
+    query = (
+        Task.objects.filter(project=project, judgment_count__lt=F("judgments_wanted"))
+        .exclude(pk__in=exclude)
+        .annotate(leased=_open_leases(OuterRef("pk"), now))
+        .filter(judgment_count__lt=F("judgments_wanted") - F("leased"))
+        .filter(~Exists(mine))
+        .order_by("-priority", "id")
+        .select_for_update(skip_locked=True, of=("self",))
+        .values_list("pk", flat=True)[:CANDIDATES_PER_TRY]
+    )
+    return list(query)
+
+
+def _lease(task: Task, annotator: AbstractBaseUser, project: Project, now) -> Assignment:
+    sample_ids = list(TaskSample.objects.filter(task=task).order_by("position").values_list("sample_id", flat=True))
+    random.shuffle(sample_ids)  # left/right and list order randomized per assignment, and recorded
+    expires = now + project.lease_duration
+    # An expired lease of this annotator on this task is reused: one row per (task, annotator).
+    assignment, _ = Assignment.objects.update_or_create(
+        task=task,
+        annotator=annotator,
+        defaults={
+            "status": Assignment.Status.OPEN,
+            "served_at": now,
+            "lease_expires_at": expires,
+            "shown_order": sample_ids,
+        },
+    )
+    return assignment
+
+
+def assignment_next(*, project: Project, annotator: AbstractBaseUser) -> Assignment | None:
+    """Lease the next task to this annotator, or return None when nothing is left for them."""
+    now = timezone.now()
+    current = _current_assignment(project, annotator, now)
+    if current is not None:
+        return current
+    tried: set[int] = set()
+    for _ in range(MAX_TRIES):
+        try:
+            with transaction.atomic():
+                candidates = _candidate_ids(project, annotator, now, tried)
+                if not candidates:
+                    return None
+                for task_id in candidates:
+                    tried.add(task_id)
+                    task = Task.objects.get(pk=task_id)
+                    # Re-count under the row lock: a fresh statement sees leases committed meanwhile.
+                    if task.judgment_count + open_lease_count(task=task, now=now) >= task.judgments_wanted:
+                        continue
+                    return _lease(task, annotator, project, now)
+        except IntegrityError:
+            # The same annotator asked twice at once; the other request made the lease.
+            current = _current_assignment(project, annotator, now)
+            if current is not None:
+                return current
+    return None
+
+
+def assignment_skip(*, assignment: Assignment) -> Assignment:
+    """Give the task back; it is never served to this annotator again."""
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        if locked.status == Assignment.Status.OPEN:
+            locked.status = Assignment.Status.SKIPPED
+            locked.save(update_fields=["status"])
+    return locked
+

@@ -1,0 +1,118 @@
+"""Record judgments: idempotent submit, and undo that withdraws instead of deleting."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from labeling.models import Assignment, Judgment, Project, Task, TaskSample
+
+MAX_RATIONALE = 5000
+MAX_ACTIVE_MS = 24 * 3600 * 1000
+
+
+class JudgmentError(Exception):
+    """The submission is refused; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    choice: str = ""
+    ranking: list[list[int]] | None = None
+    rationale: str = ""
+    active_ms: int | None = None
+
+
+def answer_parse(*, project: Project, sample_ids: list[int], data: dict[str, Any]) -> Answer:
+    """Check a submitted answer against the task's samples (canonical order) and normalise it.
+
+    Pairwise: {"winner": <sample id> | "tie" | "both_bad"}, stored as a / b / tie / both_bad with
+    a = the task's first sample. Ranking: {"ranking": [[id], [id, id], ...]}, best first, every
+    sample exactly once; samples in one inner list are tied."""
+    rationale = data.get("rationale") or ""
+    if not isinstance(rationale, str) or len(rationale) > MAX_RATIONALE:
+        raise JudgmentError(f"rationale must be text of at most {MAX_RATIONALE} characters")
+    active_ms = data.get("active_ms")
+    if active_ms is not None and (
+        not isinstance(active_ms, int) or isinstance(active_ms, bool) or not 0 <= active_ms <= MAX_ACTIVE_MS
+    ):
+        raise JudgmentError("active_ms must be a whole number of milliseconds, at least 0")
+    if project.kind == Project.Kind.PAIRWISE:
+        winner = data.get("winner")
+        if winner in (Judgment.Choice.TIE, Judgment.Choice.BOTH_BAD):
+            return Answer(choice=winner, rationale=rationale, active_ms=active_ms)
+        if winner not in sample_ids or isinstance(winner, bool):
+            raise JudgmentError(f'winner must be one of the sample ids {sample_ids}, "tie" or "both_bad"')
+        choice = Judgment.Choice.A if winner == sample_ids[0] else Judgment.Choice.B
+        return Answer(choice=choice, rationale=rationale, active_ms=active_ms)
+    ranking = data.get("ranking")
+    if not isinstance(ranking, list) or not all(isinstance(group, list) and group for group in ranking):
+        raise JudgmentError("ranking must be a list of non-empty lists of sample ids, best first")
+    flat = [sample_id for group in ranking for sample_id in group]
+    if len(flat) != len(sample_ids) or set(flat) != set(sample_ids):
+        raise JudgmentError(f"ranking must place each of the samples {sorted(sample_ids)} exactly once")
+    return Answer(ranking=ranking, rationale=rationale, active_ms=active_ms)
+
+
+def task_sample_ids(*, task: Task) -> list[int]:
+    return list(TaskSample.objects.filter(task=task).order_by("position").values_list("sample_id", flat=True))
+
+
+def judgment_submit(*, assignment: Assignment, annotator: AbstractBaseUser, data: dict[str, Any]) -> Judgment:
+    """Record the answer for this assignment. A second submit (double click, retry) returns the
+    judgment already recorded instead of making another."""
+    if assignment.annotator_id != annotator.pk:
+        raise JudgmentError("this assignment belongs to another annotator")
+    project = assignment.task.project
+    answer = answer_parse(project=project, sample_ids=task_sample_ids(task=assignment.task), data=data)
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        existing = Judgment.objects.filter(assignment=locked, withdrawn_at__isnull=True).first()
+        if existing is not None:
+            return existing
+        if locked.status == Assignment.Status.SKIPPED:
+            raise JudgmentError("this task was skipped; ask for the next task")
+        judgment = Judgment.objects.create(
+            assignment=locked,
+            task_id=locked.task_id,
+            annotator_id=locked.annotator_id,
+            choice=answer.choice,
+            ranking=answer.ranking,
+            rationale=answer.rationale,
+            shown_order=locked.shown_order,
+            response_ms=max(0, int((now - locked.served_at).total_seconds() * 1000)),
+            active_ms=answer.active_ms,
+        )
+        locked.status = Assignment.Status.SUBMITTED
+        locked.save(update_fields=["status"])
+        Task.objects.filter(pk=locked.task_id).update(judgment_count=F("judgment_count") + 1)
+    return judgment
+
+
+def judgment_undo_last(*, project: Project, annotator: AbstractBaseUser) -> Assignment | None:
+    """Withdraw the annotator's latest live judgment in this project and lease its task back to
+    them, so the page shows it again. The withdrawn judgment stays in the database."""
+    now = timezone.now()
+    with transaction.atomic():
+        judgment = (
+            Judgment.objects.select_for_update()
+            .filter(task__project=project, annotator=annotator, withdrawn_at__isnull=True)
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if judgment is None:
+            return None
+        judgment.withdrawn_at = now
+        judgment.save(update_fields=["withdrawn_at"])
+        Task.objects.filter(pk=judgment.task_id).update(judgment_count=F("judgment_count") - 1)
+        assignment = judgment.assignment
+        assignment.status = Assignment.Status.OPEN
+        assignment.served_at = now
+        assignment.lease_expires_at = now + project.lease_duration
+        assignment.save(update_fields=["status", "served_at", "lease_expires_at"])
+    return assignment
+

@@ -1,0 +1,18 @@
+"""Roles: annotators are plain users; reviewers and admins are staff and get the Django admin.
+Reviewers may read everything and re-prioritise tasks; admins are superusers."""
+
+from django.contrib.auth.models import Group, Permission
+
+REVIEWERS = "reviewers"
+REVIEWER_PERMISSIONS = [
+    "view_project", "view_prompt", "view_sample", "view_task", "change_task", "view_tasksample",
+    "view_assignment", "view_judgment",
+]
+
+
+def roles_ensure(**_kwargs) -> None:
+    """Create the reviewers group with its permissions (runs after every migrate)."""
+    group, _ = Group.objects.get_or_create(name=REVIEWERS)
+    group.permissions.set(
+        Permission.objects.filter(content_type__app_label="labeling", codename__in=REVIEWER_PERMISSIONS)
+    )

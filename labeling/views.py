@@ -1,0 +1,131 @@
+"""Annotator pages: server-rendered, with small JSON endpoints the page's script calls so the
+next task appears without a full reload."""
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
+from django.views.decorators.http import require_POST
+
+from labeling.models import Assignment, Project
+from labeling.selectors import annotator_history, annotator_progress, projects_for_annotator
+from labeling.services.assignment import assignment_next, assignment_skip
+from labeling.services.judging import JudgmentError, judgment_submit, judgment_undo_last
+
+
+def _project_for(request: HttpRequest, slug: str) -> Project:
+    project = get_object_or_404(Project, slug=slug, is_active=True)
+    if not projects_for_annotator(user=request.user).filter(pk=project.pk).exists():
+        raise PermissionDenied("You are not an annotator of this project.")
+    return project
+
+
+def _task_payload(request: HttpRequest, project: Project, assignment: Assignment | None) -> JsonResponse:
+    progress = annotator_progress(project=project, annotator=request.user)
+    if assignment is None:
+        return JsonResponse({"done": True, "progress": progress})
+    samples = {s.pk: s for s in assignment.task.samples.all()}
+    shown = [samples[sample_id] for sample_id in assignment.shown_order]
+    html = render_to_string(
+        "labeling/_task.html",
+        {"project": project, "prompt": assignment.task.prompt, "samples": shown, "assignment": assignment},
+    )
+    return JsonResponse(
+        {
+            "done": False,
+            "assignment": assignment.pk,
+            "kind": project.kind,
+            "shown_order": assignment.shown_order,
+            "html": html,
+            "progress": progress,
+        }
+    )
+
+
+def _body(request: HttpRequest) -> dict:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise JudgmentError("the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise JudgmentError("the body must be a JSON object")
+    return data
+
+
+def _own_assignment(request: HttpRequest, project: Project, data: dict) -> Assignment:
+    assignment_id = data.get("assignment")
+    if not isinstance(assignment_id, int):
+        raise JudgmentError("assignment must be the id of the task shown")
+    return get_object_or_404(
+        Assignment.objects.select_related("task__project"), pk=assignment_id, annotator=request.user,
+        task__project=project,
+    )
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = projects_for_annotator(user=request.user)
+    return render(request, "labeling/project_list.html", {"projects": projects})
+
+
+@login_required
+def label_page(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _project_for(request, slug)
+    return render(request, "labeling/label.html", {"project": project})
+
+
+@login_required
+def history_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "labeling/history.html", {"judgments": annotator_history(annotator=request.user)})
+
+
+def _json_errors(view):
+    def wrapped(request: HttpRequest, slug: str) -> JsonResponse:
+        try:
+            return view(request, slug)
+        except JudgmentError as error:
+            return JsonResponse({"error": str(error)}, status=400)
+
+    wrapped.__name__ = view.__name__
+    return wrapped
+
+
+@login_required
+@require_POST
+@_json_errors
+def next_task(request: HttpRequest, slug: str) -> JsonResponse:
+    project = _project_for(request, slug)
+    return _task_payload(request, project, assignment_next(project=project, annotator=request.user))
+
+
+@login_required
+@require_POST
+@_json_errors
+def submit(request: HttpRequest, slug: str) -> JsonResponse:
+    project = _project_for(request, slug)
+    data = _body(request)
+    judgment_submit(assignment=_own_assignment(request, project, data), annotator=request.user, data=data)
+    return _task_payload(request, project, assignment_next(project=project, annotator=request.user))
+
+
+@login_required
+@require_POST
+@_json_errors
+def skip(request: HttpRequest, slug: str) -> JsonResponse:
+    project = _project_for(request, slug)
+    assignment_skip(assignment=_own_assignment(request, project, _body(request)))
+    return _task_payload(request, project, assignment_next(project=project, annotator=request.user))
+
+
+@login_required
+@require_POST
+@_json_errors
+def undo(request: HttpRequest, slug: str) -> JsonResponse:
+    project = _project_for(request, slug)
+    assignment = judgment_undo_last(project=project, annotator=request.user)
+    if assignment is None:
+        return JsonResponse({"error": "There is no judgment to undo."}, status=409)
+    return _task_payload(request, project, assignment)
