@@ -43,3 +43,8 @@ def token_client(project):
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
