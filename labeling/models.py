@@ -131,6 +131,9 @@ class TaskSample(models.Model):
             models.UniqueConstraint(fields=["task", "sample"], name="task_sample_once"),
         ]
 
+    def __str__(self) -> str:
+        return f"task {self.task_id} #{self.position}: sample {self.sample_id}"
+
 
 class Assignment(models.Model):
     class Status(models.TextChoices):
@@ -155,6 +158,9 @@ class Assignment(models.Model):
             models.Index(fields=["task", "status", "lease_expires_at"], name="assignment_leases"),
             models.Index(fields=["annotator", "status"], name="assignment_by_annotator"),
         ]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} for {self.annotator_id} ({self.status})"
 
 
 class Judgment(models.Model):
@@ -188,3 +194,6 @@ class Judgment(models.Model):
             )
         ]
         indexes = [models.Index(fields=["task", "withdrawn_at"], name="judgment_by_task")]
+
+    def __str__(self) -> str:
+        return f"judgment {self.pk} on task {self.task_id}"

@@ -6,9 +6,10 @@ taken with SELECT ... FOR UPDATE SKIP LOCKED, and the quota is re-counted after 
 fresh statement sees every lease committed meanwhile), so two annotators never share a slot."""
 
 import random
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 

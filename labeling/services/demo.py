@@ -51,7 +51,9 @@ def demo_ensure() -> DemoInfo:
     for slug, name, kind, items in projects:
         project, made = Project.objects.get_or_create(
             slug=slug,
-            defaults={"name": name, "kind": kind, "ranking_k": 3, "judgments_per_task": 2, "instructions": INSTRUCTIONS},
+            defaults={
+                "name": name, "kind": kind, "ranking_k": 3, "judgments_per_task": 2, "instructions": INSTRUCTIONS,
+            },
         )
         if made:
             items_ingest(project=project, items=items)

@@ -86,7 +86,8 @@ def _check_sample(sample: Any, where: str, errors: list[dict], index: int, item_
     for key in ("model", "adapter"):
         value = sample.get(key, "")
         if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
-            errors.append(_error(index, item_id, f"{where}.{key}", f"must be a string of at most {MAX_ID_LENGTH} characters"))
+            message = f"must be a string of at most {MAX_ID_LENGTH} characters"
+            errors.append(_error(index, item_id, f"{where}.{key}", message))
     for key in ("metadata", "generation"):
         if not isinstance(sample.get(key, {}), dict):
             errors.append(_error(index, item_id, f"{where}.{key}", "must be an object"))
@@ -226,7 +227,7 @@ def _store(project: Project, items: list[dict[str, Any]]) -> IngestionResult:
     result.samples_created = len(new_samples)
 
     groups: list[tuple[dict, Prompt, list[int]]] = []
-    for item, fresh in zip(items, new_by_item):
+    for item, fresh in zip(items, new_by_item, strict=True):
         if not fresh:
             continue
         prompt = prompts[item["external_id"]]
@@ -242,7 +243,7 @@ def _store(project: Project, items: list[dict[str, Any]]) -> IngestionResult:
     TaskSample.objects.bulk_create(
         [
             TaskSample(task=task, sample_id=sample_id, position=position)
-            for task, (_, _, group) in zip(tasks, groups)
+            for task, (_, _, group) in zip(tasks, groups, strict=True)
             for position, sample_id in enumerate(group)
         ],
         batch_size=2000,

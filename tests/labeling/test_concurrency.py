@@ -11,6 +11,7 @@ from labeling.services.assignment import assignment_next
 from labeling.services.ingestion import items_ingest
 from labeling.services.judging import judgment_submit
 from tests.factories import item
+from tests.requirements_check import skip_or_fail
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -20,7 +21,7 @@ THREADS = 24
 @pytest.fixture(autouse=True)
 def needs_postgres():
     if connection.vendor != "postgresql":
-        pytest.skip("the concurrency test needs PostgreSQL (set DATABASE_URL)")
+        skip_or_fail("the concurrency test needs PostgreSQL (set DATABASE_URL)")
 
 
 def run_threads(target, count: int) -> list[BaseException]:

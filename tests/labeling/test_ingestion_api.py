@@ -63,7 +63,8 @@ def test_one_bad_item_rejects_the_request_and_names_each_field(token_client, pro
     response = post(token_client, project.slug, [item("p1"), bad_text, no_prompt, item("p1")])
     assert response.status_code == 400
     errors = response.json()["errors"]
-    assert {"index": 1, "external_id": "p2", "field": "samples[1].text", "message": "must be a non-empty string"} in errors
+    expected = {"index": 1, "external_id": "p2", "field": "samples[1].text", "message": "must be a non-empty string"}
+    assert expected in errors
     assert any(e["index"] == 2 and e["field"] == "prompt" for e in errors)
     assert any(e["index"] == 3 and "twice" in e["message"] for e in errors)
     assert "nothing was stored" in response.json()["detail"]
