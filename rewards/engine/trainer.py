@@ -1,0 +1,199 @@
+"""The training loop: flat and readable (nanoGPT style).
+
+encode -> length-bucketed batches -> one forward per micro-batch (all responses of all its
+elements at once) -> preference loss -> accumulate -> clip -> AdamW step -> log, checkpoint.
+Resuming recomputes the same batch order from (seed, epoch) and skips what was done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import PeftModel
+
+from training.torch_setup import autocast, setup_torch
+
+from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from .config import RewardConfig
+from .data import Element, drop_ties
+from .evaluate import compute_metrics, reward_offset, score_encoded
+from .loss import preference_loss
+from .model import build_reward_model, cast_frozen_to_bf16, forward_rewards, is_decoder_model, save_reward_model
+from .tokenize import EncodedElement, bucketed_batches, collate, encode_elements
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path | None
+    steps: int
+    metrics: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+    elements_per_second: float = 0.0
+    reward_offset: float = 0.0
+    stopped_early: bool = False
+
+
+def data_fingerprint(encoded: list[EncodedElement]) -> str:
+    h = hashlib.sha256()
+    for e in encoded:
+        for s in e.seqs:
+            h.update(str(s).encode())
+        h.update(str((e.winner, e.loser, e.weight, e.margin, e.tie)).encode())
+    return h.hexdigest()[:16]
+
+
+def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    def fn(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return fn
+
+
+def train_reward_model(
+    config: RewardConfig,
+    train_elements: list[Element],
+    eval_elements: list[Element] | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    on_log: Callable[[dict[str, float]], None] | None = None,
+    model: PeftModel | None = None,
+    tokenizer: Any = None,
+    stop_at_step: int | None = None,
+    save: bool = True,
+) -> TrainResult:
+    """Train a LoRA reward model on ``train_elements``; evaluate on ``eval_elements``; save the
+    adapter to ``config.output_dir`` (if ``save``). ``resume`` continues from the newest
+    checkpoint there. ``stop_at_step`` stops after that step, as an interruption would."""
+    device, precision = setup_torch(config.threads, config.device, config.precision)
+    if model is None:
+        model, tokenizer = build_reward_model(config)
+    is_decoder = is_decoder_model(model)
+    if config.ties == "drop":
+        train_elements = drop_ties(train_elements)
+        eval_elements = drop_ties(eval_elements) if eval_elements else eval_elements
+    if not train_elements:
+        raise ValueError("no training comparisons")
+    enc_kw = {"max_length": config.max_length, "is_decoder": is_decoder,
+              "max_prompt_fraction": config.max_prompt_fraction}
+    encoded = encode_elements(train_elements, tokenizer, **enc_kw)
+    eval_encoded = encode_elements(eval_elements, tokenizer, **enc_kw) if eval_elements else []
+    pad_id = tokenizer.pad_token_id
+    costs = [e.cost for e in encoded]
+
+    per_epoch = math.ceil(len(encoded) / config.batch_size)
+    total_steps = config.max_steps or max(1, math.ceil(config.num_epochs * per_epoch / config.grad_accum_steps))
+    params = [p for p in model.parameters() if p.requires_grad]
+    assert params, "the optimizer has no trainable parameters (LoRA/head frozen?)"
+    if precision == "bf16" and config.bf16_base_weights:
+        cast_frozen_to_bf16(model)
+    model.to(device)
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    warmup = int(config.warmup_ratio * total_steps)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total_steps, warmup))
+    fingerprint = data_fingerprint(encoded)
+    out_dir = Path(config.output_dir) if config.output_dir else None
+
+    start_step = 0
+    if resume and out_dir is not None and list_checkpoints(out_dir):
+        info = load_checkpoint(
+            list_checkpoints(out_dir)[-1], model=model, optimizer=optimizer, scheduler=scheduler,
+            config=config.to_dict(), data_fingerprint=fingerprint,
+        )
+        start_step = info["step"]
+
+    epoch_batches: dict[int, list[list[int]]] = {}
+
+    def micro_batch(i: int):
+        epoch, j = divmod(i, per_epoch)
+        if epoch not in epoch_batches:
+            epoch_batches.clear()
+            epoch_batches[epoch] = bucketed_batches(
+                costs, config.batch_size, seed=config.seed, epoch=epoch, multiplier=config.length_bucket_multiplier
+            )
+        return collate([encoded[k] for k in epoch_batches[epoch][j]], pad_id).to(device)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
+    history: list[dict[str, float]] = []
+    window: list[dict[str, float]] = []
+    n_elements_done = 0
+    model.train()
+    t0 = time.perf_counter()
+    step = start_step
+    for step in range(start_step, total_steps):
+        for micro in range(config.grad_accum_steps):
+            batch = micro_batch(step * config.grad_accum_steps + micro)
+            with autocast(device, precision):
+                rewards = forward_rewards(
+                    model, batch.input_ids, batch.attention_mask, batch.token_type_ids, is_decoder=is_decoder
+                )
+            loss, metrics = preference_loss(
+                rewards, batch.winner, batch.loser, batch.weight, batch.n_elements,
+                margin=batch.margin, tie=batch.tie, ties=config.ties, tie_param=config.tie_param,
+                center_rewards_coef=config.center_rewards_coef,
+            )
+            (loss / config.grad_accum_steps).backward()
+            window.append(metrics)
+            n_elements_done += batch.n_elements
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        done = step + 1
+        if done % config.logging_steps == 0 or done == total_steps:
+            row = {k: sum(m[k] for m in window) / len(window) for k in window[0]}
+            row.update(step=done, lr=scheduler.get_last_lr()[0], grad_norm=float(grad_norm),
+                       elements_per_second=n_elements_done / (time.perf_counter() - t0))
+            history.append(row)
+            window.clear()
+            if on_log is not None:
+                on_log(row)
+            if bar is not None:
+                bar.set_postfix(loss=f"{row['loss']:.4f}", acc=f"{row['accuracy']:.3f}")
+        if bar is not None:
+            bar.update(1)
+        if out_dir is not None and config.save_steps and done % config.save_steps == 0 and done < total_steps:
+            save_checkpoint(
+                out_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done, total_steps=total_steps,
+                config=config.to_dict(), data_fingerprint=fingerprint, metrics=history[-1] if history else {},
+                keep=config.save_total_limit,
+            )
+        if stop_at_step is not None and done >= stop_at_step and done < total_steps:
+            if bar is not None:
+                bar.close()
+            return TrainResult(out_dir, done, {}, history, time.perf_counter() - t0, stopped_early=True)
+    if bar is not None:
+        bar.close()
+    train_seconds = time.perf_counter() - t0
+
+    score_kw = {"is_decoder": is_decoder, "pad_id": pad_id, "batch_size": config.eval_batch_size,
+                "device": device, "precision": precision}
+    reference = score_encoded(model, encoded[: max(1, config.reference_samples // 2)], **score_kw)
+    offset = reward_offset(reference, config.reference_samples)
+    metrics: dict[str, Any] = {"train_seconds": train_seconds, "steps": total_steps,
+                               "train_elements_per_second": n_elements_done / max(train_seconds, 1e-9)}
+    if history:
+        metrics["train_loss"] = history[-1]["loss"]
+    if eval_encoded:
+        eval_metrics = compute_metrics(score_encoded(model, eval_encoded, **score_kw), eval_encoded,
+                                       reward_offset=offset)
+        metrics.update({f"eval_{k}": v for k, v in eval_metrics.items()})
+    if save and out_dir is not None:
+        save_reward_model(model, tokenizer, out_dir, config=config, reward_offset=offset, metrics=metrics)
+    return TrainResult(out_dir, total_steps, metrics, history, train_seconds,
+                       n_elements_done / max(train_seconds, 1e-9), offset)

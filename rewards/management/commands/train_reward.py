@@ -1,0 +1,106 @@
+"""Train a LoRA reward model offline from a JSONL file of pairs or rankings.
+
+    python manage.py train_reward --pairs FILE.jsonl --base-model PATH_OR_ID --out DIR
+
+Each line is {"prompt"?, "chosen", "rejected"} (no prompt: the shared prefix of chosen and
+rejected is the prompt) or {"prompt", "responses": [...], "ranks": [...]}. Every field of
+RewardConfig is an option (``--lora-r``, ``--batch-size``, ...), with its help text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from rewards.engine import DataError, Element, RewardConfig, read_elements, split_by_prompt, train_reward_model
+
+# Fields set by dedicated options rather than the generic --field-name ones.
+_SPECIAL = {"base_model", "output_dir"}
+
+
+def _list_of_str(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One --option per RewardConfig field, typed from its default, with the field's help text."""
+    group = parser.add_argument_group("training settings (RewardConfig)")
+    for f in dataclasses.fields(RewardConfig):
+        if f.name in _SPECIAL:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else None
+        flag = "--" + f.name.replace("_", "-")
+        helptext = f.metadata.get("help", "").replace("%", "%%")
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helptext)
+        elif f.name in {"target_modules", "modules_to_save"}:
+            group.add_argument(flag, type=_list_of_str, default=None, help=helptext + " Comma-separated.")
+        elif isinstance(default, int | float):
+            group.add_argument(flag, type=type(default), default=None, help=f"{helptext} Default: {default}.")
+        else:
+            group.add_argument(flag, type=str, default=None, help=f"{helptext} Default: {default}.")
+
+
+def config_from_options(options: dict[str, Any], **fixed: Any) -> RewardConfig:
+    values = {f.name: options[f.name] for f in dataclasses.fields(RewardConfig)
+              if options.get(f.name) is not None and f.name not in _SPECIAL}
+    try:
+        return RewardConfig(**values, **fixed)
+    except (TypeError, ValueError) as exc:
+        raise CommandError(f"bad training settings: {exc}") from None
+
+
+class Command(BaseCommand):
+    help = "Train a LoRA reward model from a JSONL file of preference pairs (offline, no database)."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--pairs", help="JSONL (.gz allowed) of {prompt?, chosen, rejected} or rankings.")
+        source.add_argument("--project", help="Train from a labeling project's clean labels (database mode).")
+        parser.add_argument("--base-model", required=True, help="Local path or hub id of the base model.")
+        parser.add_argument("--out", required=True, help="Output folder for the adapter and checkpoints.")
+        parser.add_argument("--eval-pairs", help="Held-out JSONL; default: split --eval-fraction off by prompt.")
+        parser.add_argument("--eval-fraction", type=float, default=0.1, help="Held-out share by prompt (0 = none).")
+        parser.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint in --out.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bars.")
+        add_config_arguments(parser)
+
+    def load_elements(self, options: dict[str, Any]) -> tuple[list[Element], list[Element]]:
+        """(train, held-out) elements. The --project (database) mode plugs in here."""
+        if options.get("project"):
+            return self.load_project_elements(options["project"], options)
+        try:
+            elements = read_elements(options["pairs"])
+            if options.get("eval_pairs"):
+                return elements, read_elements(options["eval_pairs"])
+        except DataError as exc:
+            raise CommandError(str(exc)) from None
+        if options["eval_fraction"] > 0:
+            return split_by_prompt(elements, options["eval_fraction"], seed=options.get("seed") or 0)
+        return elements, []
+
+    def load_project_elements(self, slug: str, options: dict[str, Any]) -> tuple[list[Element], list[Element]]:
+        """Hook for the database mode: freeze the project's clean labels into elements."""
+        raise CommandError(f"--project {slug}: training from the database is not available yet; use --pairs")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        train, held = self.load_elements(options)
+        if not train:
+            raise CommandError("no training pairs left after the held-out split")
+        config = config_from_options(options, base_model=options["base_model"], output_dir=options["out"])
+        self.stderr.write(f"training on {len(train)} elements, {len(held)} held out; base {config.base_model}")
+        try:
+            result = train_reward_model(config, train, held or None, resume=options["resume"],
+                                        progress=not options["no_progress"])
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"training failed: {exc}") from None
+        for key, value in result.metrics.items():
+            if not isinstance(value, dict):
+                self.stdout.write(f"{key}={value:.4f}" if isinstance(value, float) else f"{key}={value}")
+        if result.metrics.get("eval_accuracy_by_agreement"):
+            self.stdout.write("eval_accuracy_by_agreement=" + json.dumps(result.metrics["eval_accuracy_by_agreement"]))
+        self.stdout.write(f"saved adapter to {result.output_dir}")

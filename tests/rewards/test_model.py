@@ -1,0 +1,79 @@
+import torch
+
+from rewards.engine import (
+    Element,
+    RewardConfig,
+    build_reward_model,
+    encode_elements,
+    forward_rewards,
+    load_reward_model,
+    save_reward_model,
+    score_encoded,
+    train_reward_model,
+)
+from rewards.engine.tokenize import pad_sequences
+
+from .conftest import toy_elements
+
+
+def _cfg(base, out="", **kw):
+    kw.setdefault("precision", "fp32")
+    return RewardConfig(base_model=base, output_dir=str(out), batch_size=4, logging_steps=2, **kw)
+
+
+def test_decoder_reward_read_at_last_real_token_left_and_right(tiny_gpt2):
+    model, tok = build_reward_model(_cfg(tiny_gpt2))
+    model.eval()
+    # pad id == eos id, and eos also occurs inside the text: only the mask can tell them apart.
+    eos = tok.eos_token_id
+    assert tok.pad_token_id == eos
+    seqs = [[10, eos, 11, 12, eos], [13, 14], [15, 16, 17, 18, 19, 20, 21]]
+    with torch.no_grad():
+        alone = [forward_rewards(model, torch.tensor([s]), torch.ones(1, len(s), dtype=torch.long)) for s in seqs]
+        alone = torch.cat(alone)
+        for side in ("right", "left"):
+            ids, mask, _ = pad_sequences(seqs, tok.pad_token_id, padding_side=side)
+            batched = forward_rewards(model, ids, mask)
+            assert torch.allclose(batched, alone, atol=1e-5), side
+
+
+def test_lora_and_head_change_base_does_not(tiny_bert, tmp_path):
+    model, tok = build_reward_model(_cfg(tiny_bert))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert any("lora_" in n for n in trainable) and any("classifier" in n for n in trainable)
+    train_reward_model(_cfg(tiny_bert, max_steps=3, learning_rate=1e-2), toy_elements(), model=model,
+                       tokenizer=tok, progress=False, save=False)
+    for n, p in model.named_parameters():
+        changed = not torch.equal(before[n], p.detach())
+        if "lora_B" in n or n in trainable and "classifier" in n and "weight" in n:
+            assert changed, n
+        if n not in trainable:
+            assert not changed, n
+
+
+def test_save_then_load_gives_identical_rewards(tiny_bert, tiny_gpt2, tmp_path):
+    elements = toy_elements(8) + [Element("what", ["a great answer"])]
+    for base in (tiny_bert, tiny_gpt2):
+        out = tmp_path / ("m" + str(base == tiny_gpt2))
+        cfg = _cfg(base, out, max_steps=2, learning_rate=1e-2)
+        model, tok = build_reward_model(cfg)
+        train_reward_model(cfg, toy_elements(), model=model, tokenizer=tok, progress=False, save=False)
+        save_reward_model(model, tok, out, config=cfg, reward_offset=0.25)
+        assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
+        enc = encode_elements(elements, tok, max_length=cfg.max_length, is_decoder=base == tiny_gpt2)
+        r1 = score_encoded(model, enc, is_decoder=base == tiny_gpt2, pad_id=tok.pad_token_id)
+        rm = load_reward_model(out)
+        assert rm.reward_offset == 0.25 and rm.is_decoder == (base == tiny_gpt2)
+        r2 = score_encoded(rm.model, enc, is_decoder=rm.is_decoder, pad_id=rm.tokenizer.pad_token_id)
+        for a, b in zip(r1, r2, strict=True):
+            assert torch.equal(a, b)
+
+
+def test_bf16_training_runs_and_keeps_trainable_fp32(tiny_gpt2):
+    cfg = _cfg(tiny_gpt2, max_steps=2, precision="bf16")
+    model, tok = build_reward_model(cfg)
+    result = train_reward_model(cfg, toy_elements(), model=model, tokenizer=tok, progress=False, save=False)
+    assert all(p.dtype == torch.float32 for p in model.parameters() if p.requires_grad)
+    assert any(p.dtype == torch.bfloat16 for p in model.parameters() if not p.requires_grad)
+    assert result.history and torch.isfinite(torch.tensor(result.history[-1]["loss"]))
