@@ -116,7 +116,8 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 _broker_dir = VAR_DIR / "broker"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"data_folder_in": str(_broker_dir), "data_folder_out": str(_broker_dir),
-     "processed_folder": str(_broker_dir / "processed"), "store_processed": False}
+     "processed_folder": str(_broker_dir / "processed"), "store_processed": False,
+     "control_folder": str(_broker_dir / "control")}
     if CELERY_BROKER_URL.startswith("filesystem")
     else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
 )

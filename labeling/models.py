@@ -61,7 +61,8 @@ class ApiToken(models.Model):
 
 
 class Prompt(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts")
+    # Indexed by the (project, external_id) constraint; a second index would only slow ingestion.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="prompts", db_index=False)
     external_id = models.CharField(max_length=200)
     text = models.TextField(blank=True)
     messages = models.JSONField(
@@ -80,7 +81,7 @@ class Prompt(models.Model):
 
 
 class Sample(models.Model):
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="samples")
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="samples", db_index=False)
     external_id = models.CharField(max_length=200)
     text = models.TextField()
     model_name = models.CharField(max_length=200, blank=True, help_text="Which model wrote it.")
@@ -99,8 +100,11 @@ class Sample(models.Model):
 
 
 class Task(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
-    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks", db_index=False)
+    # Tasks and their slots are written only by ingestion, in the same transaction as the rows
+    # they point to, and never deleted apart from them; a database FK check per row would cost
+    # about a fifth of ingestion time (see bench/), so these references are kept by the code.
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="tasks", db_constraint=False)
     samples = models.ManyToManyField(Sample, through="TaskSample", related_name="tasks")
     priority = models.IntegerField(default=0, help_text="Higher is served first.")
     is_gold = models.BooleanField(default=False)
@@ -120,8 +124,8 @@ class Task(models.Model):
 class TaskSample(models.Model):
     """A sample's canonical slot in a task: position 0 is "a", 1 is "b", and so on."""
 
-    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="slots")
-    sample = models.ForeignKey(Sample, on_delete=models.CASCADE)
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="slots", db_index=False, db_constraint=False)
+    sample = models.ForeignKey(Sample, on_delete=models.CASCADE, db_constraint=False)
     position = models.PositiveSmallIntegerField()
 
     class Meta:

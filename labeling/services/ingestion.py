@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from labeling.models import Project, Prompt, Sample, Task, TaskSample
+from labeling.services.bulk import insert_rows
 
 MAX_ID_LENGTH = 200
 MAX_SAMPLES_PER_ITEM = 16
@@ -177,76 +178,78 @@ def items_ingest(*, project: Project, items: Any) -> IngestionResult:
 @transaction.atomic
 def _store(project: Project, items: list[dict[str, Any]]) -> IngestionResult:
     result = IngestionResult()
-    prompts = {
-        p.external_id: p
-        for p in Prompt.objects.filter(project=project, external_id__in=[item["external_id"] for item in items])
-    }
+    prompt_ids = dict(
+        Prompt.objects.filter(project=project, external_id__in=[item["external_id"] for item in items]).values_list(
+            "external_id", "id"
+        )
+    )
     existing_samples: dict[int, dict[str, int]] = {}
-    for prompt_id, external_id, sample_id in Sample.objects.filter(prompt__in=prompts.values()).values_list(
-        "prompt_id", "external_id", "id"
-    ).order_by("id"):
+    known_samples = Sample.objects.filter(prompt_id__in=prompt_ids.values()).order_by("id")
+    for prompt_id, external_id, sample_id in known_samples.values_list("prompt_id", "external_id", "id"):
         existing_samples.setdefault(prompt_id, {})[external_id] = sample_id
 
     errors = []
     for index, item in enumerate(items):
-        prompt = prompts.get(item["external_id"])
-        known = existing_samples.get(prompt.pk, {}) if prompt else {}
+        known = existing_samples.get(prompt_ids.get(item["external_id"]), {})
         total = len(known) + sum(1 for s in item["samples"] if s["external_id"] not in known)
         if total < 2:
             errors.append(_error(index, item["external_id"], "samples", "a prompt needs at least 2 samples to compare"))
     if errors:
         raise IngestionError(f"{len(errors)} item(s) are invalid; nothing was stored.", errors)
 
-    new_prompts = [
-        Prompt(project=project, external_id=item["external_id"], metadata=item.get("metadata", {}),
-               **_prompt_fields(item["prompt"]))
-        for item in items
-        if item["external_id"] not in prompts
-    ]
-    Prompt.objects.bulk_create(new_prompts, batch_size=1000)
-    result.prompts_created = len(new_prompts)
-    for prompt in new_prompts:
-        prompts[prompt.external_id] = prompt
-
-    new_samples: list[Sample] = []
-    new_by_item: list[list[Sample]] = []
-    for item in items:
-        prompt = prompts[item["external_id"]]
-        known = existing_samples.get(prompt.pk, {})
-        fresh = [
-            Sample(prompt=prompt, external_id=s["external_id"], text=s["text"], model_name=s.get("model", ""),
-                   adapter=s.get("adapter", ""), generation=s.get("generation", {}), metadata=s.get("metadata", {}))
-            for s in item["samples"]
-            if s["external_id"] not in known
-        ]
-        if not fresh:
-            result.duplicates.append(item["external_id"])
-        new_by_item.append(fresh)
-        new_samples.extend(fresh)
-    Sample.objects.bulk_create(new_samples, batch_size=1000)
-    result.samples_created = len(new_samples)
-
-    groups: list[tuple[dict, Prompt, list[int]]] = []
-    for item, fresh in zip(items, new_by_item, strict=True):
-        if not fresh:
-            continue
-        prompt = prompts[item["external_id"]]
-        existing_ids = list(existing_samples.get(prompt.pk, {}).values())
-        for group in task_groups(project, existing_ids, [s.pk for s in fresh]):
-            groups.append((item, prompt, group))
-    tasks = [
-        Task(project=project, prompt=prompt, priority=item.get("priority", 0),
-             judgments_wanted=project.judgments_per_task)
-        for item, prompt, _ in groups
-    ]
-    Task.objects.bulk_create(tasks, batch_size=1000)
-    TaskSample.objects.bulk_create(
+    fresh_items = [item for item in items if item["external_id"] not in prompt_ids]
+    new_ids = insert_rows(
+        Prompt,
         [
-            TaskSample(task=task, sample_id=sample_id, position=position)
-            for task, (_, _, group) in zip(tasks, groups, strict=True)
+            {"project_id": project.pk, "external_id": item["external_id"], "metadata": item.get("metadata", {}),
+             **_prompt_fields(item["prompt"])}
+            for item in fresh_items
+        ],
+    )
+    prompt_ids.update(zip((item["external_id"] for item in fresh_items), new_ids, strict=True))
+    result.prompts_created = len(new_ids)
+
+    sample_rows: list[dict[str, Any]] = []
+    owners: list[int] = []  # index of the item each new sample belongs to
+    for index, item in enumerate(items):
+        prompt_id = prompt_ids[item["external_id"]]
+        known = existing_samples.get(prompt_id, {})
+        before = len(sample_rows)
+        for s in item["samples"]:
+            if s["external_id"] in known:
+                continue
+            sample_rows.append(
+                {"prompt_id": prompt_id, "external_id": s["external_id"], "text": s["text"],
+                 "model_name": s.get("model", ""), "adapter": s.get("adapter", ""),
+                 "generation": s.get("generation", {}), "metadata": s.get("metadata", {})}
+            )
+            owners.append(index)
+        if len(sample_rows) == before:
+            result.duplicates.append(item["external_id"])
+    sample_ids = insert_rows(Sample, sample_rows)
+    result.samples_created = len(sample_ids)
+
+    new_by_item: dict[int, list[int]] = {}
+    for owner, sample_id in zip(owners, sample_ids, strict=True):
+        new_by_item.setdefault(owner, []).append(sample_id)
+    task_rows, groups = [], []
+    for index, fresh in new_by_item.items():
+        item = items[index]
+        prompt_id = prompt_ids[item["external_id"]]
+        for group in task_groups(project, list(existing_samples.get(prompt_id, {}).values()), fresh):
+            task_rows.append(
+                {"project_id": project.pk, "prompt_id": prompt_id, "priority": item.get("priority", 0),
+                 "judgments_wanted": project.judgments_per_task}
+            )
+            groups.append(group)
+    task_ids = insert_rows(Task, task_rows)
+    insert_rows(
+        TaskSample,
+        [
+            {"task_id": task_id, "sample_id": sample_id, "position": position}
+            for task_id, group in zip(task_ids, groups, strict=True)
             for position, sample_id in enumerate(group)
         ],
-        batch_size=2000,
     )
-    result.tasks_created = len(tasks)
+    result.tasks_created = len(task_ids)
     return result
