@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "labeling",
     "training",
     "rewards",
@@ -109,6 +110,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Push prompts and model samples in; take clean preference data out.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI served from this server, not a CDN, so the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Celery: Redis when CELERY_BROKER_URL is set, else a broker kept in files under var/.
