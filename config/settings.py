@@ -9,6 +9,7 @@ from .env import env_bool, env_int, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("PREFLAB_VAR_DIR", BASE_DIR / "var")
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # local state lives here: SQLite file, broker, artifacts
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", False)
@@ -68,6 +69,8 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several threads (dev server, worker) write to one file: wait instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # A file, not memory, so a Celery worker started by the tests opens the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -123,13 +126,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
      "processed_folder": str(_broker_dir / "processed"), "store_processed": False,
      "control_folder": str(_broker_dir / "control")}
     if CELERY_BROKER_URL.startswith("filesystem")
-    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600)}
+    # Redelivery of a long run's message while it still runs is harmless: the claim ignores it.
+    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
 )
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ROUTES = {"training.*": {"queue": "gpu"}}
+# A run whose heartbeat is older than this is taken to have lost its worker, and is resumed.
+RUN_STALE_SECONDS = env_int("PREFLAB_RUN_STALE_SECONDS", 120)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Torch threads per worker process; set deliberately, since oversubscription is very slow.
 TORCH_THREADS = env_int("PREFLAB_TORCH_THREADS", 0)

@@ -1,0 +1,21 @@
+from django.contrib import admin, messages
+
+from training.models import TrainingRun
+from training.services import run_cancel
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "kind", "status", "progress", "step", "total_steps", "attempts", "worker", "created_at"]
+    list_filter = ["kind", "status"]
+    readonly_fields = [f.name for f in TrainingRun._meta.fields if f.name != "cancel_requested"]
+    actions = ["cancel_runs"]
+
+    @admin.action(description="Cancel the selected runs")
+    def cancel_runs(self, request, queryset) -> None:
+        for run in queryset:
+            run_cancel(run=run)
+        self.message_user(request, f"Asked {queryset.count()} run(s) to stop.", messages.SUCCESS)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # runs are history; a model's lineage points at them

@@ -1,0 +1,30 @@
+"""Which function trains each kind of run. Apps register their runner in AppConfig.ready(), so
+training imports none of them (imports point one way: rewards and policy import training)."""
+
+from collections.abc import Callable
+from typing import Protocol
+
+
+class RunContext(Protocol):
+    run_id: int
+
+    def report(self, *, step: int, total_steps: int, metrics: dict | None = None) -> None: ...
+
+    def log(self, line: str) -> None: ...
+
+
+Runner = Callable[["object", RunContext], dict]
+
+_RUNNERS: dict[str, Callable] = {}
+
+
+def register_runner(kind: str, runner: Callable) -> None:
+    """runner(run, context) trains and returns {"metrics": {...}, "artifact_path": str}."""
+    _RUNNERS[kind] = runner
+
+
+def runner_for(kind: str) -> Callable:
+    try:
+        return _RUNNERS[kind]
+    except KeyError:
+        raise LookupError(f"no runner registered for {kind!r} runs; registered: {sorted(_RUNNERS)}") from None

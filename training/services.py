@@ -1,0 +1,121 @@
+"""The life of a training run: create and enqueue, claim (idempotent), report progress with a
+heartbeat, finish, cancel, and requeue runs whose worker died."""
+
+import socket
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from training.models import TrainingRun
+
+MAX_LOG_CHARS = 200_000
+
+
+class RunCancelled(Exception):
+    """Raised inside a runner when an admin asked to cancel the run."""
+
+
+def stale_after() -> timedelta:
+    return timedelta(seconds=settings.RUN_STALE_SECONDS)
+
+
+def _enqueue(run_id: int) -> None:
+    from training.tasks import execute_run
+
+    transaction.on_commit(lambda: execute_run.delay(run_id))
+
+
+def run_create(*, kind: str, config: dict, inputs: dict, created_by=None) -> TrainingRun:
+    """Make a queued run and send it to the `gpu` queue once the transaction commits."""
+    with transaction.atomic():
+        run = TrainingRun.objects.create(kind=kind, config=config, inputs=inputs, created_by=created_by)
+        _enqueue(run.pk)
+    return run
+
+
+def run_claim(*, run_id: int, worker: str | None = None) -> TrainingRun | None:
+    """Take the run for this worker with one conditional UPDATE: a queued run, or a running one
+    whose heartbeat went stale (its worker died). A redelivered message for a run that is
+    running fine, or finished, claims nothing and so does nothing."""
+    now = timezone.now()
+    claimable = Q(status=TrainingRun.Status.QUEUED, cancel_requested=False) | Q(
+        status=TrainingRun.Status.RUNNING, heartbeat_at__lt=now - stale_after()
+    )
+    updated = TrainingRun.objects.filter(claimable, pk=run_id).update(
+        status=TrainingRun.Status.RUNNING,
+        worker=worker or socket.gethostname(),
+        heartbeat_at=now,
+        started_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return TrainingRun.objects.get(pk=run_id) if updated else None
+
+
+def run_report(*, run_id: int, step: int, total_steps: int, metrics: dict | None = None) -> None:
+    """Progress and heartbeat. Raises RunCancelled when an admin asked to stop."""
+    run = TrainingRun.objects.only("metrics", "cancel_requested").get(pk=run_id)
+    fields = {
+        "step": step,
+        "total_steps": total_steps,
+        "progress": min(1.0, step / total_steps) if total_steps else 0.0,
+        "heartbeat_at": timezone.now(),
+    }
+    if metrics:
+        fields["metrics"] = [*run.metrics, {"step": step, **metrics}]
+    TrainingRun.objects.filter(pk=run_id).update(**fields)
+    if run.cancel_requested:
+        raise RunCancelled()
+
+
+def run_log(*, run_id: int, line: str) -> None:
+    run = TrainingRun.objects.only("logs").get(pk=run_id)
+    stamp = timezone.now().strftime("%H:%M:%S")
+    logs = (run.logs + f"[{stamp}] {line}\n")[-MAX_LOG_CHARS:]
+    TrainingRun.objects.filter(pk=run_id).update(logs=logs, heartbeat_at=timezone.now())
+
+
+def run_finish(
+    *, run_id: int, status: str, final_metrics: dict | None = None, artifact_path: str = "", error: str = ""
+) -> TrainingRun:
+    updates = {"status": status, "finished_at": timezone.now(), "error": error[-20_000:]}
+    if final_metrics is not None:
+        updates["final_metrics"] = final_metrics
+    if artifact_path:
+        updates["artifact_path"] = artifact_path
+    if status == TrainingRun.Status.SUCCEEDED:
+        updates["progress"] = 1.0
+    TrainingRun.objects.filter(pk=run_id).update(**updates)
+    return TrainingRun.objects.get(pk=run_id)
+
+
+def run_cancel(*, run: TrainingRun) -> TrainingRun:
+    """A queued run is cancelled at once; a running one stops at its next progress report."""
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status == TrainingRun.Status.QUEUED:
+            locked.status = TrainingRun.Status.CANCELLED
+            locked.finished_at = timezone.now()
+        if locked.status not in TrainingRun.FINISHED:
+            locked.cancel_requested = True
+        locked.save()
+    return locked
+
+
+def runs_requeue_stale() -> list[int]:
+    """Runs left 'running' by a worker that died go back to the queue (and resume from their
+    last checkpoint). Called when a worker starts and by `manage.py requeue_stale_runs`."""
+    cutoff = timezone.now() - stale_after()
+    ids = []
+    with transaction.atomic():
+        stale = TrainingRun.objects.select_for_update(skip_locked=True).filter(
+            status=TrainingRun.Status.RUNNING, heartbeat_at__lt=cutoff
+        )
+        for run in stale:
+            run.status = TrainingRun.Status.QUEUED
+            run.save(update_fields=["status"])
+            _enqueue(run.pk)
+            ids.append(run.pk)
+    return ids
