@@ -64,7 +64,10 @@ class RewardConfig:
     bf16_base_weights: bool = _f(
         True, "With bf16: store the frozen base weights in bf16 (LoRA and head stay fp32). Faster than autocast alone."
     )
-    attn_implementation: str | None = _f("sdpa", "Attention kernel passed to from_pretrained (None = default).")
+    attn_implementation: str = _f(
+        "auto", "Attention kernel for from_pretrained: 'eager', 'sdpa', or 'auto' (eager on CPU, where it measured"
+        " ~1.6x faster than SDPA for padded bf16 batches; sdpa elsewhere)."
+    )
     # Checkpoints and logging
     save_steps: int = _f(0, "Write a resumable checkpoint every N optimizer steps; 0 = only at the end.")
     save_total_limit: int = _f(2, "Keep at most this many checkpoints (oldest removed first).")

@@ -18,6 +18,8 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel
 
+from training.torch_setup import pick_device
+
 from .config import RewardConfig
 
 FORMAT = "preflab-reward/1"
@@ -69,8 +71,18 @@ def _no_dropout(config: Any) -> None:
             setattr(config, key, 0.0)
 
 
-def load_base(base_model: str, *, attn_implementation: str | None = "sdpa") -> tuple[PreTrainedModel, Any]:
+def resolve_attn_implementation(attn_implementation: str | None, device: str = "auto") -> str | None:
+    """'auto' -> 'eager' on CPU (faster there for padded bf16 batches), 'sdpa' on accelerators."""
+    if attn_implementation != "auto":
+        return attn_implementation
+    return "eager" if pick_device(device).type == "cpu" else "sdpa"
+
+
+def load_base(
+    base_model: str, *, attn_implementation: str | None = "auto", device: str = "auto"
+) -> tuple[PreTrainedModel, Any]:
     """Base model with one label, all dropout off, and its tokenizer (pad token set on decoders)."""
+    attn_implementation = resolve_attn_implementation(attn_implementation, device)
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     config = AutoConfig.from_pretrained(base_model, num_labels=1)
     _no_dropout(config)
@@ -103,7 +115,8 @@ def default_modules_to_save(model: PreTrainedModel) -> list[str]:
 def build_reward_model(config: RewardConfig) -> tuple[PeftModel, Any]:
     """Load ``config.base_model`` and wrap it with a fresh LoRA adapter and trainable head."""
     torch.manual_seed(config.seed)
-    base, tokenizer = load_base(config.base_model, attn_implementation=config.attn_implementation)
+    base, tokenizer = load_base(config.base_model, attn_implementation=config.attn_implementation,
+                                device=config.device)
     targets = config.target_modules or default_target_modules(base.config.model_type)
     lora = LoraConfig(
         task_type="SEQ_CLS",
@@ -208,7 +221,7 @@ def read_meta(adapter_dir: str | Path) -> dict[str, Any]:
 
 
 def load_reward_model(
-    adapter_dir: str | Path, *, base_model: str | None = None, attn_implementation: str | None = "sdpa"
+    adapter_dir: str | Path, *, base_model: str | None = None, attn_implementation: str | None = "auto"
 ) -> RewardModel:
     """Load base + adapter + head for scoring (eval mode). ``base_model`` overrides the saved one."""
     meta = read_meta(adapter_dir)
