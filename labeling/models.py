@@ -30,6 +30,11 @@ class Project(models.Model):
         related_name="labeling_projects",
         help_text="Who may label here. Empty: every annotator.",
     )
+    quality_config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Quality-filter settings merged over the defaults in labeling/quality/config.py.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -190,6 +195,18 @@ class Judgment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # Undo withdraws a judgment instead of deleting it.
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Quality filters flag instead of deleting: set by the recomputation, overridden by hand.
+    included = models.BooleanField(default=True, help_text="In the clean dataset (filters, then override).")
+    weight = models.FloatField(default=1.0, help_text="The annotator's reliability weight, 0..1.")
+    quality_reasons = models.JSONField(default=list, blank=True, help_text='[{"filter", "detail"}] that flag it.')
+    signals = models.JSONField(default=dict, blank=True, help_text="Speed, position and length signals.")
+    override = models.CharField(
+        max_length=8,
+        choices=[("", "none"), ("include", "include"), ("exclude", "exclude")],
+        blank=True,
+        default="",
+        help_text="A reviewer's decision; wins over the filters.",
+    )
 
     class Meta:
         constraints = [
@@ -201,3 +218,13 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk} on task {self.task_id}"
+
+
+# Quality models (annotator stats and status, snapshots, audit log) live in labeling/quality/.
+from labeling.quality.models import (  # noqa: E402, F401
+    AnnotatorStats,
+    AnnotatorStatus,
+    AuditLog,
+    QualitySnapshot,
+    QualityState,
+)
