@@ -2,6 +2,12 @@
 
     python manage.py train_reward --pairs FILE.jsonl --base-model PATH_OR_ID --out DIR
 
+    python manage.py train_reward --project SLUG --base-model PATH_OR_ID [--queue]
+
+The second form freezes the project's clean labels into a PreferenceDataset, makes a
+TrainingRun on it and trains it here with progress bars (or, with --queue, sends it to a
+worker), then prints the held-out accuracy and the registered reward model.
+
 Each line is {"prompt"?, "chosen", "rejected"} (no prompt: the shared prefix of chosen and
 rejected is the prompt) or {"prompt", "responses": [...], "ranks": [...]}. Every field of
 RewardConfig is an option (``--lora-r``, ``--batch-size``, ...), with its help text.
@@ -62,7 +68,9 @@ class Command(BaseCommand):
         source.add_argument("--pairs", help="JSONL (.gz allowed) of {prompt?, chosen, rejected} or rankings.")
         source.add_argument("--project", help="Train from a labeling project's clean labels (database mode).")
         parser.add_argument("--base-model", required=True, help="Local path or hub id of the base model.")
-        parser.add_argument("--out", required=True, help="Output folder for the adapter and checkpoints.")
+        parser.add_argument("--out", help="Output folder for the adapter and checkpoints (required with --pairs).")
+        parser.add_argument("--queue", action="store_true",
+                            help="With --project: send the run to a worker instead of training here.")
         parser.add_argument("--eval-pairs", help="Held-out JSONL; default: split --eval-fraction off by prompt.")
         parser.add_argument("--eval-fraction", type=float, default=0.1, help="Held-out share by prompt (0 = none).")
         parser.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint in --out.")
@@ -84,10 +92,59 @@ class Command(BaseCommand):
         return elements, []
 
     def load_project_elements(self, slug: str, options: dict[str, Any]) -> tuple[list[Element], list[Element]]:
-        """Hook for the database mode: freeze the project's clean labels into elements."""
-        raise CommandError(f"--project {slug}: training from the database is not available yet; use --pairs")
+        """Database mode: freeze the project's clean labels into elements."""
+        from rewards.services.snapshot import dataset_elements
+
+        return dataset_elements(self.snapshot_project(slug, options))
+
+    def snapshot_project(self, slug: str, options: dict[str, Any]):
+        from labeling.models import Project
+        from rewards.services.snapshot import SnapshotError, dataset_snapshot
+
+        project = Project.objects.filter(slug=slug).first()
+        if project is None:
+            raise CommandError(f"no project {slug!r}")
+        try:
+            return dataset_snapshot(project=project, seed=options.get("seed") or 0,
+                                    eval_fraction=options["eval_fraction"])
+        except SnapshotError as exc:
+            raise CommandError(str(exc)) from None
+
+    def handle_project(self, options: dict[str, Any]) -> None:
+        """Snapshot, create a TrainingRun, then queue it or train it here."""
+        from rewards.models import RewardModel
+        from rewards.services.runs import RunConfigError, reward_run_create, reward_run_execute_here
+
+        if options.get("out"):
+            self.stderr.write("--out is ignored with --project: runs write to ARTIFACT_DIR/runs/<run id>")
+        dataset = self.snapshot_project(options["project"], options)
+        self.stderr.write(f"dataset {dataset.pk} ({dataset.content_hash[:12]}): {json.dumps(dataset.stats)}")
+        config = {f.name: options[f.name] for f in dataclasses.fields(RewardConfig)
+                  if options.get(f.name) is not None and f.name not in _SPECIAL}
+        try:
+            run = reward_run_create(dataset=dataset, base_model=options["base_model"], config=config,
+                                    enqueue=options["queue"])
+        except RunConfigError as exc:
+            raise CommandError(str(exc)) from None
+        if options["queue"]:
+            self.stdout.write(f"queued training run {run.pk} (dataset {dataset.pk})")
+            return
+        run = reward_run_execute_here(run=run, progress=not options["no_progress"])
+        if run.status != "succeeded":
+            raise CommandError(f"training run {run.pk} {run.status}: {run.error[-2000:]}")
+        accuracy = run.final_metrics.get("eval_accuracy")
+        self.stdout.write(f"run {run.pk} succeeded; held-out accuracy="
+                          + (f"{accuracy:.4f}" if isinstance(accuracy, float) else "n/a (no held-out prompts)"))
+        model = RewardModel.objects.filter(run=run).first()
+        if model is not None:
+            self.stdout.write(f"reward model {model.pk} at {model.adapter_path} "
+                              f"({'activated' if model.is_active else 'not activated'})")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options.get("project"):
+            return self.handle_project(options)
+        if not options.get("out"):
+            raise CommandError("--out is required with --pairs")
         train, held = self.load_elements(options)
         if not train:
             raise CommandError("no training pairs left after the held-out split")

@@ -1,0 +1,33 @@
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from rewards.api.permissions import RewardModelAccess
+from rewards.models import RewardModel
+from rewards.services.scoring import MAX_SCORE_ITEMS, ScoreInputError, rewards_score, score_items_parse
+
+_ScoreItem = inline_serializer(
+    "ScoreItem", {"prompt": serializers.CharField(), "response": serializers.CharField()}, many=True
+)
+_ScoreResult = inline_serializer("ScoreResult", {"rewards": serializers.ListField(child=serializers.FloatField())})
+
+
+class ScoreView(APIView):
+    permission_classes = [RewardModelAccess]
+
+    @extend_schema(
+        request=_ScoreItem,
+        responses={200: _ScoreResult},
+        summary=f"Rewards of (prompt, response) pairs, at most {MAX_SCORE_ITEMS} per request (offset-corrected)",
+    )
+    def post(self, request, pk: int):
+        model = get_object_or_404(RewardModel, pk=pk)
+        self.check_object_permissions(request, model)
+        try:
+            prompts, responses = score_items_parse(request.data)
+        except ScoreInputError as exc:
+            body = {"detail": exc.message, **({"errors": exc.errors} if exc.errors else {})}
+            return Response(body, status=exc.status)
+        return Response({"rewards": rewards_score(model=model, prompts=prompts, responses=responses)})

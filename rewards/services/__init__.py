@@ -1,0 +1,1 @@
+"""Writes and heavier work of the rewards app: snapshot, runs, registry, scoring, priority."""

@@ -1,0 +1,115 @@
+"""The reward-model registry: register what a run trained, decide activation by comparing with
+the active model on the same held-out set, and manual activate/deactivate with an audit note."""
+
+import logging
+import math
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from rewards.models import PreferenceDataset, RewardModel
+from rewards.selectors import reward_model_active
+from training.models import TrainingRun
+from training.services import run_log
+
+logger = logging.getLogger(__name__)
+
+
+def _stamp(line: str) -> str:
+    return f"[{timezone.now():%Y-%m-%d %H:%M:%S}] {line}\n"
+
+
+def _audit(model: RewardModel, line: str) -> None:
+    """Append to the model's note and, when a run made it, to the run's log."""
+    RewardModel.objects.filter(pk=model.pk).update(note=model.note + _stamp(line))
+    model.note += _stamp(line)
+    if model.run_id:
+        run_log(run_id=model.run_id, line=f"reward model {model.pk}: {line}")
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not math.isnan(value) else None
+
+
+def activation_decision(
+    *, accuracy: float | None, active: RewardModel | None, active_accuracy: float | None
+) -> tuple[bool, str]:
+    """Activate when there is no active model, or when the new model's held-out accuracy beats
+    the active one's on the same held-out set."""
+    if active is None:
+        return True, "no active model"
+    if accuracy is None:
+        return False, f"not activated: no held-out accuracy to compare with model {active.pk}"
+    if active_accuracy is None:
+        return False, f"not activated: model {active.pk} could not be evaluated on this held-out set"
+    verdict = "beats" if accuracy > active_accuracy else "does not beat"
+    return accuracy > active_accuracy, (
+        f"held-out accuracy {accuracy:.4f} {verdict} active model {active.pk}'s {active_accuracy:.4f} "
+        "on the same held-out set"
+    )
+
+
+def reward_model_activate(*, model: RewardModel, by: str = "admin", reason: str = "") -> RewardModel:
+    """Make this the project's active model (the previous one is deactivated); audited."""
+    with transaction.atomic():
+        previous = list(
+            RewardModel.objects.select_for_update()
+            .filter(project_id=model.project_id, is_active=True)
+            .exclude(pk=model.pk)
+        )
+        for old in previous:
+            RewardModel.objects.filter(pk=old.pk).update(is_active=False)
+            _audit(old, f"deactivated by {by}: model {model.pk} activated")
+        RewardModel.objects.filter(pk=model.pk).update(is_active=True)
+        model.is_active = True
+        _audit(model, f"activated by {by}" + (f": {reason}" if reason else ""))
+    return model
+
+
+def reward_model_deactivate(*, model: RewardModel, by: str = "admin", reason: str = "") -> RewardModel:
+    with transaction.atomic():
+        RewardModel.objects.filter(pk=model.pk).update(is_active=False)
+        model.is_active = False
+        _audit(model, f"deactivated by {by}" + (f": {reason}" if reason else ""))
+    return model
+
+
+def reward_model_register(
+    *,
+    run: TrainingRun,
+    dataset: PreferenceDataset,
+    base_model: str,
+    adapter_path: str,
+    metrics: dict[str, Any],
+    offset: float,
+    heldout: list,
+    name: str = "",
+) -> RewardModel:
+    """Register the model a run trained (once per run: a resumed run finds it) and activate it
+    if it beats the active model, re-evaluated on this dataset's held-out split."""
+    existing = RewardModel.objects.filter(run=run).first()
+    if existing is not None:
+        return existing
+    active = reward_model_active(project=dataset.project)
+    accuracy, active_accuracy = _number(metrics.get("eval_accuracy")), None
+    if active is not None and heldout:
+        from rewards.services.scoring import reward_model_evaluate
+
+        try:
+            active_accuracy = _number(reward_model_evaluate(model=active, elements=heldout)["accuracy"])
+        except Exception:  # noqa: BLE001 - a broken old model must not fail the new run
+            logger.exception("could not evaluate active reward model %s", active.pk)
+    activate, reason = activation_decision(accuracy=accuracy, active=active, active_accuracy=active_accuracy)
+    comparison = {"active_model": active.pk if active else None, "active_accuracy": active_accuracy,
+                  "accuracy": accuracy, "activated": activate}
+    model = RewardModel.objects.create(
+        name=name or f"{dataset.project.slug} run {run.pk}", project=dataset.project, base_model=base_model,
+        adapter_path=adapter_path, run=run, dataset=dataset, parent=active,
+        metrics={**metrics, "comparison": comparison}, heldout_accuracy=accuracy, offset=offset,
+    )
+    if activate:
+        reward_model_activate(model=model, by="auto", reason=reason)
+    else:
+        _audit(model, reason)
+    return model

@@ -1,0 +1,73 @@
+"""Reward-model training runs: create one for a frozen dataset (queued for a worker, or run in
+this process by the CLI)."""
+
+import socket
+import traceback
+from typing import Any
+
+from rewards.models import PreferenceDataset
+from rewards.selectors import reward_model_active
+from training.models import TrainingRun
+from training.services import RunCancelled, run_claim, run_create, run_finish, run_log, run_report
+
+DEFAULT_CONFIG = {"save_steps": 50}
+
+
+class RunConfigError(ValueError):
+    """The training settings are not valid RewardConfig settings."""
+
+
+def reward_run_config(*, base_model: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
+    from rewards.engine import RewardConfig
+
+    values = {**DEFAULT_CONFIG, **(config or {}), "base_model": base_model}
+    values.pop("output_dir", None)  # every run writes to ARTIFACT_DIR/runs/<id>
+    try:
+        RewardConfig(**values)
+    except (TypeError, ValueError) as exc:
+        raise RunConfigError(f"bad training settings: {exc}") from None
+    return values
+
+
+def reward_run_create(
+    *, dataset: PreferenceDataset, base_model: str, config: dict[str, Any] | None = None,
+    created_by=None, enqueue: bool = True,
+) -> TrainingRun:
+    """A reward run on this dataset; sent to the `gpu` queue unless enqueue is False."""
+    values = reward_run_config(base_model=base_model, config=config)
+    active = reward_model_active(project=dataset.project)
+    inputs = {"dataset": dataset.pk, "dataset_hash": dataset.content_hash, "project": dataset.project.slug,
+              "active_model": active.pk if active else None}
+    if enqueue:
+        return run_create(kind=TrainingRun.Kind.REWARD, config=values, inputs=inputs, created_by=created_by)
+    return TrainingRun.objects.create(kind=TrainingRun.Kind.REWARD, config=values, inputs=inputs,
+                                      created_by=created_by)
+
+
+class _LocalContext:
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+
+    def report(self, *, step: int, total_steps: int, metrics: dict | None = None) -> None:
+        run_report(run_id=self.run_id, step=step, total_steps=total_steps, metrics=metrics)
+
+    def log(self, line: str) -> None:
+        run_log(run_id=self.run_id, line=line)
+
+
+def reward_run_execute_here(*, run: TrainingRun, progress: bool = True) -> TrainingRun:
+    """Claim and train a queued run in this process, recording the outcome as a worker would."""
+    from rewards.runner import reward_runner
+
+    claimed = run_claim(run_id=run.pk, worker=f"cli@{socket.gethostname()}")
+    if claimed is None:
+        return TrainingRun.objects.get(pk=run.pk)
+    try:
+        outcome = reward_runner(claimed, _LocalContext(run.pk), progress=progress)
+    except RunCancelled:
+        return run_finish(run_id=run.pk, status=TrainingRun.Status.CANCELLED)
+    except BaseException as error:
+        run_finish(run_id=run.pk, status=TrainingRun.Status.FAILED, error=f"{error}\n{traceback.format_exc()}")
+        raise
+    return run_finish(run_id=run.pk, status=TrainingRun.Status.SUCCEEDED, final_metrics=outcome["metrics"],
+                      artifact_path=outcome["artifact_path"])

@@ -1,0 +1,109 @@
+"""Scoring with a registered reward model: load once per process (a small LRU), validate
+score requests, batch them, and measure how unsure the model is about a pair."""
+
+import math
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from django.conf import settings
+
+from rewards.models import RewardModel
+from rewards.services.snapshot import messages_text
+
+MAX_SCORE_ITEMS = getattr(settings, "REWARD_SCORE_MAX_ITEMS", 256)
+CACHE_SIZE = max(1, getattr(settings, "REWARD_MODEL_CACHE_SIZE", 2))
+BATCH_SIZE = 32
+
+_cache: "OrderedDict[tuple[int, str, str], Any]" = OrderedDict()
+_lock = threading.Lock()
+
+
+class ScoreInputError(Exception):
+    """A bad score request: 400 with one entry per bad item and field, or 413 when too long."""
+
+    def __init__(self, message: str, *, status: int = 400, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.message, self.status, self.errors = message, status, errors or []
+
+
+def score_items_parse(items: Any, *, limit: int = MAX_SCORE_ITEMS) -> tuple[list[str], list[str]]:
+    """Check a list of {"prompt", "response"} (prompt: text or chat turns); return (prompts, responses)."""
+    if not isinstance(items, list):
+        raise ScoreInputError('Send a JSON list of {"prompt", "response"} objects.')
+    if len(items) > limit:
+        raise ScoreInputError(f"{len(items)} items is more than the limit of {limit} per request; "
+                              "send them in several requests.", status=413)
+    if not items:
+        raise ScoreInputError("The list is empty; send at least one item.")
+    errors: list[dict[str, Any]] = []
+    prompts, responses = [], []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append({"index": index, "field": None, "message": "must be an object"})
+            continue
+        prompt, response = item.get("prompt"), item.get("response")
+        if isinstance(prompt, list) and prompt and all(
+            isinstance(t, dict) and isinstance(t.get("content"), str) for t in prompt
+        ):
+            prompt = messages_text(prompt)
+        if not isinstance(prompt, str):
+            errors.append({"index": index, "field": "prompt",
+                           "message": "must be a string or a list of {role, content} turns"})
+        if not isinstance(response, str):
+            errors.append({"index": index, "field": "response", "message": "must be a string"})
+        prompts.append(prompt)
+        responses.append(response)
+    if errors:
+        raise ScoreInputError(f"{len({e['index'] for e in errors})} item(s) are invalid.", errors=errors)
+    return prompts, responses
+
+
+def reward_model_load(model: RewardModel) -> Any:
+    """The engine's loaded model for this registry entry, from the per-process LRU cache."""
+    key = (model.pk, model.adapter_path, model.base_model)
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    from rewards.engine import load_reward_model
+
+    loaded = load_reward_model(model.adapter_path, base_model=model.base_model or None)
+    loaded.reward_offset = model.offset
+    with _lock:
+        _cache[key] = loaded
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return loaded
+
+
+def cache_clear() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def rewards_score(*, model: RewardModel, prompts: list[str], responses: list[str]) -> list[float]:
+    """Offset-corrected rewards, scored in length-sorted batches."""
+    from rewards.engine import score_texts
+
+    return score_texts(reward_model_load(model), prompts, responses, batch_size=BATCH_SIZE)
+
+
+def pair_uncertainty(
+    *, model: RewardModel, prompts: list[str], responses_a: list[str], responses_b: list[str]
+) -> list[dict[str, float]]:
+    """For each pair: P(A > B) = sigmoid(r_A - r_B) and its distance from 0.5 (small = unsure)."""
+    n = len(prompts)
+    rewards = rewards_score(model=model, prompts=prompts + prompts, responses=responses_a + responses_b)
+    out = []
+    for r_a, r_b in zip(rewards[:n], rewards[n:], strict=True):
+        p_a = 1.0 / (1.0 + math.exp(-(r_a - r_b)))
+        out.append({"p_a": p_a, "certainty": abs(p_a - 0.5)})
+    return out
+
+
+def reward_model_evaluate(*, model: RewardModel, elements: list) -> dict[str, Any]:
+    """Held-out metrics of a registered model on engine elements (accuracy, by agreement, ECE...)."""
+    from rewards.engine import evaluate_reward_model
+
+    return evaluate_reward_model(reward_model_load(model), elements, batch_size=BATCH_SIZE)
