@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("rewards.api.urls")),
     path("api/v1/", include("labeling.api.urls")),
+    path("review/", include("labeling.quality.urls")),
     path("", include("labeling.urls")),
 ]

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from labeling.models import Judgment, Project, Prompt, Task, TaskSample
+from labeling.quality.selectors import banned_annotator_ids
 
 EXPORT_FORMATS = ("pairs", "rankings", "judgments")
 CHUNK = 500
@@ -35,8 +36,22 @@ def response_value(text: str, chat: bool) -> str | list[dict[str, str]]:
     return [{"role": "assistant", "content": text}] if chat else text
 
 
-def _tasks_with_judgments(project: Project) -> QuerySet[Task]:
-    live = Judgment.objects.filter(withdrawn_at__isnull=True).order_by("pk")
+def _live_judgments(project: Project, clean: bool) -> QuerySet[Judgment]:
+    """Live judgments; clean: only those the quality filters (or a reviewer) kept, none of a
+    banned annotator."""
+    live = Judgment.objects.filter(withdrawn_at__isnull=True)
+    if clean:
+        live = live.filter(included=True).exclude(annotator_id__in=banned_annotator_ids(project=project))
+    return live
+
+
+def _is_honeypot(task: Task) -> bool:
+    """Honeypot tasks are synthetic (a degraded sample): never exported as preference data."""
+    return isinstance(task.prompt.metadata, dict) and "honeypot" in task.prompt.metadata
+
+
+def _tasks_with_judgments(project: Project, clean: bool = False) -> QuerySet[Task]:
+    live = _live_judgments(project, clean).order_by("pk")
     return (
         Task.objects.filter(project=project, judgment_count__gt=0)
         .select_related("prompt")
@@ -89,16 +104,43 @@ def _sample_fields(prefix: str, sample, chat: bool) -> dict[str, Any]:
     }
 
 
-def export_pairs(*, project: Project) -> Iterator[str]:
-    """One row per compared pair with a strict majority: {"prompt", "chosen", "rejected", ...}."""
+def pair_weights(sample_ids: list[int], judgments: list[Judgment]) -> dict[tuple[int, int], dict[str, float]]:
+    """Like pair_votes, with each vote counted by its judgment's quality weight."""
+    weights: dict[tuple[int, int], dict[str, float]] = defaultdict(lambda: {"x": 0.0, "y": 0.0, "other": 0.0})
+    for judgment in judgments:
+        ranks = judgment_ranks(judgment, sample_ids)
+        for x, y in combinations(sample_ids, 2):
+            side = "other" if judgment.choice == Judgment.Choice.BOTH_BAD or ranks[x] == ranks[y] else (
+                "x" if ranks[x] < ranks[y] else "y"
+            )
+            weights[(x, y)][side] += judgment.weight
+    return weights
+
+
+def export_pairs(*, project: Project, clean: bool = False) -> Iterator[str]:
+    """One row per compared pair with a strict majority: {"prompt", "chosen", "rejected", ...}.
+
+    clean: only included judgments, the winner by weighted vote; `weight` is the summed weight of
+    the votes for the chosen sample, `weighted_agreement` that over the weight of all votes."""
     chat = project_uses_chat(project=project)
-    for task in _tasks_with_judgments(project).iterator(chunk_size=CHUNK):
+    for task in _tasks_with_judgments(project, clean).iterator(chunk_size=CHUNK):
+        if _is_honeypot(task):
+            continue
         samples = {slot.sample_id: slot.sample for slot in task.slots.all()}
         sample_ids = list(samples)
+        weights = pair_weights(sample_ids, task.live_judgments) if clean else {}
         for (x, y), tally in pair_votes(sample_ids, task.live_judgments).items():
-            if tally["x"] == tally["y"]:
-                continue
-            winner, loser = (x, y) if tally["x"] > tally["y"] else (y, x)
+            if clean:
+                weight = weights[(x, y)]
+                if weight["x"] == weight["y"]:
+                    continue
+                x_wins = weight["x"] > weight["y"]
+            else:
+                if tally["x"] == tally["y"]:
+                    continue
+                x_wins = tally["x"] > tally["y"]
+            winner, loser = (x, y) if x_wins else (y, x)
+            chosen_votes = tally["x"] if x_wins else tally["y"]
             total = sum(tally.values())
             row = {"prompt": prompt_value(task.prompt, chat)}
             row.update(_sample_fields("chosen", samples[winner], chat))
@@ -108,11 +150,15 @@ def export_pairs(*, project: Project) -> Iterator[str]:
                     "prompt_id": task.prompt.external_id,
                     "task_id": task.pk,
                     "num_judgments": total,
-                    "chosen_votes": max(tally["x"], tally["y"]),
+                    "chosen_votes": chosen_votes,
                     "ties": tally["tie"] + tally["both_bad"],
-                    "agreement": round(max(tally["x"], tally["y"]) / total, 4),
+                    "agreement": round(chosen_votes / total, 4),
                 }
             )
+            if clean:
+                chosen_weight = weight["x"] if x_wins else weight["y"]
+                row["weight"] = round(chosen_weight, 4)
+                row["weighted_agreement"] = round(chosen_weight / sum(weight.values()), 4)
             yield _dumps(row)
 
 
@@ -139,12 +185,16 @@ def consensus_ranking(sample_ids: list[int], judgments: list[Judgment]) -> tuple
     return order, ranks, round(agree / total, 4) if total else 1.0
 
 
-def export_rankings(*, project: Project) -> Iterator[str]:
-    """One row per task: the responses in consensus order, best first, with their ranks."""
+def export_rankings(*, project: Project, clean: bool = False) -> Iterator[str]:
+    """One row per task: the responses in consensus order, best first, with their ranks.
+    clean: only included judgments; `weight` is the summed weight of the task's judgments."""
     chat = project_uses_chat(project=project)
-    for task in _tasks_with_judgments(project).iterator(chunk_size=CHUNK):
+    for task in _tasks_with_judgments(project, clean).iterator(chunk_size=CHUNK):
+        if _is_honeypot(task) or not task.live_judgments:
+            continue
         samples = {slot.sample_id: slot.sample for slot in task.slots.all()}
         order, ranks, agreement = consensus_ranking(list(samples), task.live_judgments)
+        extra = {"weight": round(sum(j.weight for j in task.live_judgments), 4)} if clean else {}
         yield _dumps(
             {
                 "prompt": prompt_value(task.prompt, chat),
@@ -156,14 +206,16 @@ def export_rankings(*, project: Project) -> Iterator[str]:
                 "task_id": task.pk,
                 "num_judgments": len(task.live_judgments),
                 "agreement": agreement,
+                **extra,
             }
         )
 
 
-def export_judgments(*, project: Project) -> Iterator[str]:
-    """Every judgment, withdrawn ones included, with all its metadata; samples by external id."""
+def export_judgments(*, project: Project, clean: bool = False) -> Iterator[str]:
+    """Every judgment, withdrawn ones included, with all its metadata and quality decision;
+    samples by external id. clean: only live included judgments of annotators not banned."""
     judgments = (
-        Judgment.objects.filter(task__project=project)
+        (_live_judgments(project, clean) if clean else Judgment.objects).filter(task__project=project)
         .select_related("task__prompt", "annotator")
         .prefetch_related(Prefetch("task__slots", queryset=TaskSample.objects.select_related("sample")))
         .order_by("pk")
@@ -186,6 +238,10 @@ def export_judgments(*, project: Project) -> Iterator[str]:
                 "is_gold": judgment.task.is_gold,
                 "created_at": judgment.created_at.isoformat(),
                 "withdrawn": judgment.withdrawn_at is not None,
+                "included": judgment.included,
+                "weight": judgment.weight,
+                "override": judgment.override or None,
+                "quality_reasons": judgment.quality_reasons,
             }
         )
 
@@ -215,7 +271,9 @@ def projects_for_annotator(*, user) -> QuerySet[Project]:
 
 def annotator_progress(*, project: Project, annotator) -> dict[str, int]:
     done = Judgment.objects.filter(task__project=project, annotator=annotator, withdrawn_at__isnull=True).count()
-    remaining_query = Task.objects.filter(project=project, judgment_count__lt=F("judgments_wanted")).exclude(
+    # Gold tasks are mixed in at the project's rate, not worked through: they don't count here.
+    open_tasks = Task.objects.filter(project=project, is_gold=False, judgment_count__lt=F("judgments_wanted"))
+    remaining_query = open_tasks.exclude(
         assignments__annotator=annotator, assignments__status__in=["submitted", "skipped"]
     )
     return {"judged": done, "remaining": remaining_query.count()}

@@ -46,7 +46,13 @@ class ExportView(APIView):
     permission_classes = [ProjectAccess]
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="pairs")],
+        parameters=[
+            OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="pairs"),
+            OpenApiParameter(
+                "clean", bool, default=False,
+                description="1: only judgments the quality filters kept (none of banned annotators), with weights",
+            ),
+        ],
         responses={(200, "application/jsonl"): OpenApiTypes.STR},
         summary="Stream preference data as JSONL (pairs for TRL's RewardTrainer, rankings, or raw judgments)",
     )
@@ -55,7 +61,9 @@ class ExportView(APIView):
         export_format = request.query_params.get("format", "pairs")
         if export_format not in EXPORT_FORMATS:
             raise ValidationError({"format": f"must be one of {', '.join(EXPORT_FORMATS)}"})
-        rows = EXPORTERS[export_format](project=project)
+        clean = request.query_params.get("clean", "").lower() in ("1", "true", "yes")
+        rows = EXPORTERS[export_format](project=project, clean=clean)
         response = StreamingHttpResponse(rows, content_type="application/jsonl; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{project.slug}-{export_format}.jsonl"'
+        suffix = "-clean" if clean else ""
+        response["Content-Disposition"] = f'attachment; filename="{project.slug}-{export_format}{suffix}.jsonl"'
         return response

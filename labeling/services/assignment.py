@@ -14,6 +14,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.models import Assignment, Project, Task, TaskSample
+from labeling.quality.config import quality_config
+from labeling.quality.selectors import annotator_status_of
 
 CANDIDATES_PER_TRY = 1
 MAX_TRIES = 8
@@ -47,12 +49,12 @@ def _current_assignment(project: Project, annotator: AbstractBaseUser, now) -> A
     )
 
 
-def _candidate_ids(project: Project, annotator: AbstractBaseUser, now, exclude: set[int]) -> list[int]:
+def _candidate_ids(project: Project, annotator: AbstractBaseUser, now, exclude: set[int], gold: bool) -> list[int]:
     mine = Assignment.objects.filter(task=OuterRef("pk"), annotator=annotator).exclude(
         status=Assignment.Status.OPEN, lease_expires_at__lte=now
     )
     query = (
-        Task.objects.filter(project=project, judgment_count__lt=F("judgments_wanted"))
+        Task.objects.filter(project=project, is_gold=gold, judgment_count__lt=F("judgments_wanted"))
         .exclude(pk__in=exclude)
         .annotate(leased=_open_leases(OuterRef("pk"), now))
         .filter(judgment_count__lt=F("judgments_wanted") - F("leased"))
@@ -83,16 +85,33 @@ def _lease(task: Task, annotator: AbstractBaseUser, project: Project, now) -> As
 
 
 def assignment_next(*, project: Project, annotator: AbstractBaseUser) -> Assignment | None:
-    """Lease the next task to this annotator, or return None when nothing is left for them."""
+    """Lease the next task to this annotator, or return None when nothing is left for them.
+
+    Paused annotators keep an open lease but get no new task; banned ones get nothing. With
+    probability = the project's gold rate, a gold task (admin gold or honeypot) the annotator
+    has not seen is tried first; otherwise gold tasks are never served."""
     now = timezone.now()
+    status = annotator_status_of(project=project, annotator=annotator)
+    if status == "banned":
+        return None
     current = _current_assignment(project, annotator, now)
-    if current is not None:
+    if current is not None or status == "paused":
         return current
+    cfg = quality_config(project)
+    gold_first = cfg["filters"]["gold"] and random.random() < float(cfg["gold_rate"])
+    for gold in (True, False) if gold_first else (False,):
+        assignment = _take(project, annotator, now, gold)
+        if assignment is not None:
+            return assignment
+    return None
+
+
+def _take(project: Project, annotator: AbstractBaseUser, now, gold: bool) -> Assignment | None:
     tried: set[int] = set()
     for _ in range(MAX_TRIES):
         try:
             with transaction.atomic():
-                candidates = _candidate_ids(project, annotator, now, tried)
+                candidates = _candidate_ids(project, annotator, now, tried, gold)
                 if not candidates:
                     return None
                 for task_id in candidates:

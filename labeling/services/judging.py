@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling.models import Assignment, Judgment, Project, Task, TaskSample
+from labeling.quality.services import quality_note_judgment
 
 MAX_RATIONALE = 5000
 MAX_ACTIVE_MS = 24 * 3600 * 1000
@@ -90,6 +91,8 @@ def judgment_submit(*, assignment: Assignment, annotator: AbstractBaseUser, data
         locked.status = Assignment.Status.SUBMITTED
         locked.save(update_fields=["status"])
         Task.objects.filter(pk=locked.task_id).update(judgment_count=F("judgment_count") + 1)
+    # Outside the transaction above, so the per-project counter row is not locked while it runs.
+    quality_note_judgment(project=project)
     return judgment
 
 

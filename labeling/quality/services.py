@@ -1,0 +1,221 @@
+"""Quality recomputation: load a project's judgments, run the quality pass, store the decisions,
+the annotator statistics and a snapshot. Idempotent (the same inputs store the same result) and
+incremental (skipped when nothing it reads has changed since the last run).
+
+Also the trigger: every `recompute_every` new judgments one recomputation is queued per project,
+after the judgment commits; a flag on QualityState keeps it to one in the queue."""
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
+
+from labeling.models import Judgment, Project, Prompt, Sample, Task, TaskSample
+from labeling.quality.compute import Record, quality_pass
+from labeling.quality.config import quality_config
+from labeling.quality.models import AnnotatorStats, AnnotatorStatus, AuditLog, QualitySnapshot, QualityState
+
+logger = logging.getLogger(__name__)
+QUEUED_STALE = timedelta(hours=1)  # a queued flag older than this is taken as a lost message
+STAT_FIELDS = [
+    "n_judgments", "n_included", "reliability", "informativeness", "weight", "median_seconds", "too_fast_share",
+    "gold_n", "gold_correct", "gold_accuracy", "gold_low", "gold_high", "loo_agreement", "mean_kappa", "mean_tau",
+    "left_rate", "left_p", "longer_rate", "length_p", "spammer_score", "flagged", "reasons",
+]
+SNAPSHOT_FIELDS = [
+    "n_judgments", "n_included", "n_annotators", "n_flagged", "alpha", "alpha_clean", "mean_kappa", "mean_tau",
+    "gold_accuracy", "details",
+]
+
+
+@dataclass(frozen=True)
+class RecomputeResult:
+    skipped: bool
+    fingerprint: str
+    judgments: int = 0
+    changed: int = 0
+    flagged: int = 0
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def quality_fingerprint(*, project: Project) -> str:
+    """A digest of everything a recomputation reads: judgments (new, withdrawn, overridden), manual
+    decisions (every one is in the audit log), annotator statuses, gold answers and the settings."""
+    judgments = Judgment.objects.filter(task__project=project).aggregate(
+        n=Count("id"), last=Max("id"), withdrawn=Count("withdrawn_at"), overridden=Count("id", filter=~Q(override=""))
+    )
+    parts = {
+        "judgments": judgments,
+        "audit": AuditLog.objects.filter(project=project).aggregate(last=Max("id"))["last"],
+        "statuses": list(
+            AnnotatorStatus.objects.filter(project=project).order_by("annotator_id")
+            .values_list("annotator_id", "status")
+        ),
+        "gold": list(
+            Task.objects.filter(project=project, is_gold=True).order_by("pk").values_list("pk", "gold_answer")
+        ),
+        "config": quality_config(project),
+        "kind": project.kind,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _records(project: Project) -> tuple[list[Record], dict[int, tuple]]:
+    """Every live judgment as a plain record, and its stored quality fields (to write only changes)."""
+    prompt_words = {}
+    for pk, text, messages in Prompt.objects.filter(project=project).values_list("pk", "text", "messages"):
+        turns = [t for t in messages if isinstance(t, dict)] if isinstance(messages, list) else []
+        prompt_words[pk] = _words(text or "") + sum(_words(str(t.get("content", ""))) for t in turns)
+    texts = Sample.objects.filter(prompt__project=project).values_list("pk", "text")
+    sample_words = {pk: _words(text) for pk, text in texts.iterator(chunk_size=2000)}
+    slots: dict[int, list[int]] = {}
+    for task_id, sample_id in (
+        TaskSample.objects.filter(task__project=project, task__judgment_count__gt=0)
+        .order_by("task_id", "position").values_list("task_id", "sample_id")
+    ):
+        slots.setdefault(task_id, []).append(sample_id)
+    tasks = {
+        pk: (prompt_id, gold_answer if is_gold else None)
+        for pk, prompt_id, is_gold, gold_answer in Task.objects.filter(project=project, judgment_count__gt=0)
+        .values_list("pk", "prompt_id", "is_gold", "gold_answer")
+    }
+    banned = set(
+        AnnotatorStatus.objects.filter(project=project, status=AnnotatorStatus.Status.BANNED)
+        .values_list("annotator_id", flat=True)
+    )
+    records, stored = [], {}
+    rows = Judgment.objects.filter(task__project=project, withdrawn_at__isnull=True).order_by("pk").values_list(
+        "pk", "annotator_id", "task_id", "choice", "ranking", "shown_order", "response_ms", "override",
+        "included", "weight", "quality_reasons", "signals",
+    )
+    for pk, ann, task_id, choice, ranking, shown, ms, override, included, weight, reasons, signals in rows.iterator(
+        chunk_size=2000
+    ):
+        sample_ids = slots.get(task_id, [])
+        prompt_id, gold = tasks.get(task_id, (None, None))
+        words = {s: sample_words.get(s, 0) for s in sample_ids}
+        records.append(Record(
+            id=pk, annotator=ann, task=task_id, sample_ids=sample_ids, shown_order=list(shown or []),
+            choice=choice, ranking=ranking, seconds=ms / 1000.0,
+            words_shown=prompt_words.get(prompt_id, 0) + sum(words.values()), sample_words=words,
+            override=override, gold=gold, banned=ann in banned,
+        ))
+        stored[pk] = (included, weight, reasons, signals)
+    return records, stored
+
+
+def quality_recompute(*, project_id: int, force: bool = False) -> RecomputeResult:
+    """Recompute the project's quality decisions and statistics; skip when nothing changed."""
+    project = Project.objects.get(pk=project_id)
+    QualityState.objects.get_or_create(project=project)
+    # Judgments that arrive from now on count towards the next recomputation.
+    QualityState.objects.filter(project=project).update(queued_at=None, new_judgments=0)
+    fingerprint = quality_fingerprint(project=project)
+    state = QualityState.objects.get(project=project)
+    if not force and state.fingerprint == fingerprint:
+        return RecomputeResult(skipped=True, fingerprint=fingerprint)
+    started = time.monotonic()
+    records, stored = _records(project)
+    result = quality_pass(records, ranking=project.kind == Project.Kind.RANKING, cfg=quality_config(project))
+    now = timezone.now()
+    with transaction.atomic():
+        QualityState.objects.select_for_update().get(project=project)
+        changed = _store_judgments(records, stored)
+        _store_stats(project, result.annotators, now)
+        _store_snapshot(project, result.project, fingerprint, now)
+        QualityState.objects.filter(project=project).update(
+            fingerprint=fingerprint, computed_at=now, duration_ms=int((time.monotonic() - started) * 1000)
+        )
+    return RecomputeResult(False, fingerprint, len(records), changed, result.project["n_flagged"])
+
+
+def _store_judgments(records: list[Record], stored: dict[int, tuple]) -> int:
+    changed = []
+    for r in records:
+        weight = round(r.weight, 4)
+        if stored[r.id] != (r.included, weight, r.reasons, r.signals):
+            changed.append(Judgment(pk=r.id, included=r.included, weight=weight, quality_reasons=r.reasons,
+                                    signals=r.signals))
+    Judgment.objects.bulk_update(changed, ["included", "weight", "quality_reasons", "signals"], batch_size=500)
+    return len(changed)
+
+
+def _store_stats(project: Project, annotators: dict[int, dict[str, Any]], now) -> None:
+    existing = {s.annotator_id: s for s in AnnotatorStats.objects.filter(project=project)}
+    for ann, values in annotators.items():
+        row = existing.pop(ann, None)
+        fields = {f: values[f] for f in STAT_FIELDS}
+        if row is None:
+            AnnotatorStats.objects.create(project=project, annotator_id=ann, computed_at=now, **fields)
+        elif any(getattr(row, f) != v for f, v in fields.items()):
+            AnnotatorStats.objects.filter(pk=row.pk).update(computed_at=now, **fields)
+    # Annotators whose judgments were all withdrawn have nothing left to describe.
+    AnnotatorStats.objects.filter(pk__in=[row.pk for row in existing.values()]).delete()
+
+
+def _store_snapshot(project: Project, values: dict[str, Any], fingerprint: str, now) -> None:
+    fields = {f: values[f] for f in SNAPSHOT_FIELDS}
+    last = QualitySnapshot.objects.filter(project=project).order_by("-computed_at", "-pk").first()
+    if last is not None and last.fingerprint == fingerprint:
+        if any(getattr(last, f) != v for f, v in fields.items()):
+            QualitySnapshot.objects.filter(pk=last.pk).update(**fields)
+        return
+    QualitySnapshot.objects.create(project=project, computed_at=now, fingerprint=fingerprint, **fields)
+
+
+def quality_enqueue(*, project_id: int, force: bool = False) -> None:
+    """Send one recomputation to the workers once the current transaction commits. A broker that
+    is down is logged and the queued flag cleared, so a later judgment tries again; the judgment
+    itself is never refused for it."""
+
+    def send() -> None:
+        from labeling.tasks import recompute_quality
+
+        try:
+            recompute_quality.delay(project_id, force)
+        except Exception:  # noqa: BLE001 - the broker's errors vary by transport
+            logger.exception("could not queue the quality recomputation of project %s", project_id)
+            QualityState.objects.filter(project_id=project_id).update(queued_at=None)
+
+    transaction.on_commit(send)
+
+
+def _mark_queued(project: Project, *, min_new: int) -> bool:
+    now = timezone.now()
+    return bool(
+        QualityState.objects.filter(project=project, new_judgments__gte=min_new)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - QUEUED_STALE))
+        .update(queued_at=now)
+    )
+
+
+def quality_note_judgment(*, project: Project) -> None:
+    """Count a new judgment; queue a recomputation after every `recompute_every` of them, at most
+    one in the queue per project."""
+    every = int(quality_config(project)["recompute_every"] or 0)
+    if every <= 0:
+        return
+    if not QualityState.objects.filter(project=project).update(new_judgments=F("new_judgments") + 1):
+        QualityState.objects.get_or_create(project=project)
+        QualityState.objects.filter(project=project).update(new_judgments=F("new_judgments") + 1)
+    if _mark_queued(project, min_new=every):
+        quality_enqueue(project_id=project.pk)
+
+
+def quality_request(*, project: Project) -> bool:
+    """Queue a recomputation now (the dashboard's button); False when one is already queued."""
+    QualityState.objects.get_or_create(project=project)
+    if not _mark_queued(project, min_new=0):
+        return False
+    quality_enqueue(project_id=project.pk, force=True)
+    return True
