@@ -107,18 +107,18 @@ def _records(project: Project, seed: int, eval_fraction: float, counts: _Counts,
         .select_related("prompt")
         .prefetch_related(
             Prefetch("slots", queryset=TaskSample.objects.select_related("sample").order_by("position")),
-            Prefetch("judgments", queryset=clean_judgments(), to_attr="clean"),
+            Prefetch("judgments", queryset=clean_judgments(), to_attr="clean_judgments"),
         )
         .order_by("pk")
     )
     for task in tasks.iterator(chunk_size=500):
         ids = [slot.sample_id for slot in task.slots.all()]
         texts = {slot.sample_id: slot.sample.text for slot in task.slots.all()}
-        if len(ids) < 2 or not task.clean:
+        if len(ids) < 2 or not task.clean_judgments:
             continue
-        votes = pair_votes(ids, task.clean)
+        votes = pair_votes(ids, task.clean_judgments)
         split = HELDOUT if in_heldout(task.prompt_id, seed, eval_fraction) else TRAIN
-        for judgment in task.clean:
+        for judgment in task.clean_judgments:
             weight = _weight(judgment, fields)
             if weight <= 0:
                 counts.add("dropped_zero_weight")

@@ -1,0 +1,95 @@
+import pytest
+
+from rewards.models import RewardModel
+from rewards.services.registry import (
+    activation_decision,
+    reward_model_activate,
+    reward_model_deactivate,
+    reward_model_register,
+)
+from rewards.services.snapshot import dataset_elements, dataset_snapshot
+from training.models import TrainingRun
+
+from .conftest import learnable_project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def dataset(project, annotators):
+    learnable_project(project, annotators, n_prompts=12)
+    return dataset_snapshot(project=project, eval_fraction=0.4)
+
+
+def _register(dataset, accuracy, heldout):
+    run = TrainingRun.objects.create(kind="reward", status="running", inputs={"dataset": dataset.pk})
+    return reward_model_register(run=run, dataset=dataset, base_model="base", adapter_path=f"/tmp/rm{run.pk}",
+                                 metrics={"eval_accuracy": accuracy}, offset=0.25, heldout=heldout)
+
+
+def test_decision_rules():
+    active = RewardModel(pk=1)
+    assert activation_decision(accuracy=None, active=None, active_accuracy=None)[0]
+    assert activation_decision(accuracy=0.8, active=active, active_accuracy=0.7)[0]
+    assert not activation_decision(accuracy=0.7, active=active, active_accuracy=0.7)[0]
+    assert not activation_decision(accuracy=None, active=active, active_accuracy=0.7)[0]
+    assert not activation_decision(accuracy=0.9, active=active, active_accuracy=None)[0]
+
+
+def test_activation_only_when_better_on_the_same_heldout_set(dataset, monkeypatch):
+    _, heldout = dataset_elements(dataset)
+    assert heldout
+    evaluated = []
+
+    def fake_evaluate(*, model, elements):
+        evaluated.append((model.pk, [e.prompt for e in elements]))
+        return {"accuracy": {first.pk: 0.75}.get(model.pk, 0.9)}
+
+    monkeypatch.setattr("rewards.services.scoring.reward_model_evaluate", fake_evaluate)
+    first = _register(dataset, 0.6, heldout)
+    assert first.is_active and first.parent is None and evaluated == []  # nothing to beat
+    assert "activated by auto: no active model" in first.note
+
+    worse = _register(dataset, 0.7, heldout)
+    assert evaluated == [(first.pk, [e.prompt for e in heldout])]  # the active model, on this held-out split
+    assert not worse.is_active and worse.parent == first
+    assert worse.metrics["comparison"] == {"active_model": first.pk, "active_accuracy": 0.75, "accuracy": 0.7,
+                                           "activated": False}
+    assert "does not beat" in worse.note and "does not beat" in TrainingRun.objects.get(pk=worse.run_id).logs
+
+    better = _register(dataset, 0.8, heldout)
+    first.refresh_from_db()
+    assert better.is_active and not first.is_active and better.heldout_accuracy == 0.8 and better.offset == 0.25
+    assert f"model {better.pk} activated" in first.note
+    assert RewardModel.objects.filter(project=dataset.project, is_active=True).count() == 1
+    # a resumed run that registers again finds its model
+    assert reward_model_register(run=better.run, dataset=dataset, base_model="b", adapter_path="x", metrics={},
+                                 offset=0, heldout=heldout) == better
+
+
+def test_active_model_that_cannot_be_evaluated_is_not_replaced(dataset, monkeypatch):
+    _, heldout = dataset_elements(dataset)
+    first = _register(dataset, 0.6, heldout)
+
+    def broken(**_kwargs):
+        raise OSError("adapter missing")
+
+    monkeypatch.setattr("rewards.services.scoring.reward_model_evaluate", broken)
+    second = _register(dataset, 0.99, heldout)
+    assert not second.is_active and "could not be evaluated" in second.note
+    assert RewardModel.objects.get(pk=first.pk).is_active
+
+
+def test_manual_override_is_audited(dataset):
+    first = _register(dataset, 0.6, [])
+    second = _register(dataset, None, [])  # no held-out prompts: nothing to compare, stays inactive
+    assert not second.is_active and "no held-out accuracy" in second.note
+    reward_model_activate(model=second, by="admin alice", reason="manual override")
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert second.is_active and not first.is_active
+    assert "activated by admin alice: manual override" in second.note
+    assert "activated by admin alice" in TrainingRun.objects.get(pk=second.run_id).logs
+    reward_model_deactivate(model=second, by="admin alice")
+    second.refresh_from_db()
+    assert not second.is_active and "deactivated by admin alice" in second.note

@@ -1,0 +1,75 @@
+import pytest
+from rest_framework.test import APIClient
+
+from labeling.services.tokens import token_create
+from rewards.engine import load_reward_model, score_texts
+from rewards.services import scoring
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/reward-models/{}/score/"
+ITEMS = [{"prompt": "question about topic one", "response": "good helpful answer"},
+         {"prompt": "question about topic two", "response": "bad rude answer"},
+         {"prompt": [{"role": "user", "content": "please answer"}], "response": "this is good"}]
+
+
+@pytest.fixture
+def staff_client(make_user):
+    client = APIClient()
+    client.force_login(make_user("staff", is_staff=True))
+    return client
+
+
+def test_staff_scores_a_batch_with_the_offset_applied(staff_client, reward_model, tiny_adapter_path):
+    response = staff_client.post(URL.format(reward_model.pk), ITEMS, format="json")
+    assert response.status_code == 200, response.content
+    rewards = response.json()["rewards"]
+    assert len(rewards) == 3 and all(isinstance(r, float) for r in rewards)
+    direct = score_texts(load_reward_model(tiny_adapter_path), [i["prompt"] for i in ITEMS[:2]],
+                         [i["response"] for i in ITEMS[:2]])
+    assert rewards[:2] == pytest.approx(direct, abs=1e-5)  # offset 0.125 from the registry = the saved one
+
+
+def test_model_is_loaded_once_per_process(staff_client, reward_model, monkeypatch):
+    import rewards.engine
+
+    calls = []
+    original = rewards.engine.load_reward_model
+    monkeypatch.setattr(rewards.engine, "load_reward_model", lambda *a, **kw: calls.append(a) or original(*a, **kw))
+    for _ in range(2):
+        assert staff_client.post(URL.format(reward_model.pk), ITEMS[:1], format="json").status_code == 200
+    assert len(calls) == 1 and len(scoring._cache) == 1
+
+
+def test_project_token_scores_only_its_projects_models(reward_model, token_client, make_project):
+    assert token_client.post(URL.format(reward_model.pk), ITEMS[:1], format="json").status_code == 200
+    _, other_key = token_create(project=make_project("other"), name="t")
+    other = APIClient()
+    other.credentials(HTTP_AUTHORIZATION=f"Token {other_key}")
+    response = other.post(URL.format(reward_model.pk), ITEMS[:1], format="json")
+    assert response.status_code == 403 and "did not train" in response.json()["detail"]
+
+
+def test_unknown_model_is_404_and_anonymous_refused(staff_client, reward_model):
+    assert staff_client.post(URL.format(reward_model.pk + 100), ITEMS, format="json").status_code == 404
+    assert APIClient().post(URL.format(reward_model.pk), ITEMS, format="json").status_code in (401, 403)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "expected"),
+    [
+        ({"prompt": "x", "response": "y"}, 400, "JSON list"),
+        ([], 400, "empty"),
+        ([{"prompt": "x", "response": "y"}] * 257, 413, "limit of 256"),
+        ([{"prompt": "x", "response": "y"}, {"prompt": "x"}, "text", {"prompt": 3, "response": 4}], 400,
+         [{"index": 1, "field": "response"}, {"index": 2, "field": None}, {"index": 3, "field": "prompt"},
+          {"index": 3, "field": "response"}]),
+    ],
+)
+def test_bad_requests_name_the_problem(staff_client, reward_model, body, status, expected):
+    response = staff_client.post(URL.format(reward_model.pk), body, format="json")
+    assert response.status_code == status
+    data = response.json()
+    if isinstance(expected, str):
+        assert expected in data["detail"]
+    else:
+        assert [{"index": e["index"], "field": e["field"]} for e in data["errors"]] == expected

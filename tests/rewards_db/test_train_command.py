@@ -1,0 +1,55 @@
+import pytest
+from django.core.management import CommandError, call_command
+
+from rewards.models import RewardModel
+from training.models import TrainingRun
+
+from .conftest import learnable_project
+
+pytestmark = pytest.mark.django_db
+ARGS = ["--max-steps", "12", "--batch-size", "4", "--learning-rate", "0.02", "--precision", "fp32",
+        "--max-length", "32", "--save-steps", "5", "--logging-steps", "4", "--no-progress"]
+
+
+def test_project_mode_trains_here_registers_and_compares(project, annotators, tiny_gpt2_path, capsys):
+    learnable_project(project, annotators, n_prompts=12)
+    call_command("train_reward", "--project", project.slug, "--base-model", tiny_gpt2_path,
+                 "--eval-fraction", "0.4", *ARGS)
+    out = capsys.readouterr().out
+    assert "held-out accuracy=" in out and "activated" in out
+    run = TrainingRun.objects.get()
+    assert run.status == "succeeded" and run.kind == "reward" and run.attempts == 1
+    assert run.final_metrics["eval_n"] > 0 and "eval_accuracy_by_agreement" in run.final_metrics
+    assert [m["step"] for m in run.metrics] == [4, 8, 12] and run.step == run.total_steps == 12
+    first = RewardModel.objects.get(run=run)
+    assert first.is_active and first.dataset_id == run.inputs["dataset"]
+    assert first.adapter_path == run.artifact_path and first.heldout_accuracy == run.final_metrics["eval_accuracy"]
+    # a second run is compared with the first, re-evaluated for real on the new held-out split
+    call_command("train_reward", "--project", project.slug, "--base-model", tiny_gpt2_path,
+                 "--eval-fraction", "0.4", "--seed", "1", *ARGS)
+    second = RewardModel.objects.exclude(pk=first.pk).get()
+    comparison = second.metrics["comparison"]
+    assert second.parent == first and comparison["active_model"] == first.pk
+    assert isinstance(comparison["active_accuracy"], float)
+    assert second.is_active == (comparison["accuracy"] > comparison["active_accuracy"])
+
+
+def test_queue_mode_enqueues(project, annotators, tiny_gpt2_path, monkeypatch, django_capture_on_commit_callbacks):
+    sent = []
+    monkeypatch.setattr("training.tasks.execute_run.delay", sent.append)
+    learnable_project(project, annotators, n_prompts=4)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("train_reward", "--project", project.slug, "--base-model", tiny_gpt2_path, "--queue",
+                     "--lora-r", "4")
+    run = TrainingRun.objects.get()
+    assert sent == [run.pk] and run.status == "queued" and run.config["lora_r"] == 4
+    assert run.config["base_model"] == tiny_gpt2_path and "output_dir" not in run.config
+
+
+def test_clear_errors(project, tiny_gpt2_path):
+    with pytest.raises(CommandError, match="no project 'nope'"):
+        call_command("train_reward", "--project", "nope", "--base-model", tiny_gpt2_path)
+    with pytest.raises(CommandError, match="no usable judgments"):
+        call_command("train_reward", "--project", project.slug, "--base-model", tiny_gpt2_path)
+    with pytest.raises(CommandError, match="--out is required"):
+        call_command("train_reward", "--pairs", "x.jsonl", "--base-model", tiny_gpt2_path)
