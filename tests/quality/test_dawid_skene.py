@@ -1,0 +1,93 @@
+import time
+
+import numpy as np
+import pytest
+
+from labeling.quality.dawid_skene import CLASSES, fit_dawid_skene
+from labeling.quality.majority import fit_majority
+
+
+def planted(seed=0, n_ann=30, n_items=2000, per_item=5):
+    rng = np.random.default_rng(seed)
+    acc = np.linspace(0.55, 0.95, n_ann)
+    truth = rng.integers(0, 3, n_items)
+    labels = []
+    for i in range(n_items):
+        for a in rng.choice(n_ann, per_item, replace=False):
+            lab = truth[i] if rng.random() < acc[a] else rng.choice([c for c in range(3) if c != truth[i]])
+            labels.append((f"i{i}", f"w{a:02d}", CLASSES[lab]))
+    return labels, acc, truth
+
+
+def test_recovers_planted_accuracies():
+    labels, acc, truth = planted()
+    res = fit_dawid_skene(labels)
+    assert res.converged
+    order = np.argsort(res.annotators)  # w00..w29 in planted order
+    recovered = res.reliability[order]
+    # Each annotator gives ~333 labels, so their *realised* accuracy differs from the planted
+    # one by sampling noise alone (sd ~0.025); compare with that, and the mean with the plan.
+    got = {}
+    for item, ann, lab in labels:
+        got.setdefault(ann, []).append(CLASSES.index(lab) == truth[int(item[1:])])
+    realised = np.array([np.mean(got[f"w{a:02d}"]) for a in range(len(acc))])
+    assert np.abs(recovered - realised).max() < 0.05
+    assert np.abs(recovered - acc).mean() < 0.03
+    assert np.corrcoef(recovered, acc)[0, 1] > 0.97
+    predicted = np.array([CLASSES.index(c) for c in res.labels()])
+    true_of_item = truth[[int(i[1:]) for i in res.items]]
+    assert (predicted == true_of_item).mean() > 0.93
+
+
+def test_beats_majority_and_weights_follow_reliability():
+    labels, _, truth = planted(seed=1)
+    ds, mv = fit_dawid_skene(labels), fit_majority(labels)
+    true_of_item = truth[[int(i[1:]) for i in ds.items]]
+    acc_ds = np.mean([CLASSES.index(c) for c in ds.labels()] == true_of_item)
+    acc_mv = np.mean([CLASSES.index(c) for c in mv.labels()] == true_of_item)
+    assert acc_ds >= acc_mv
+    order = np.argsort(ds.reliability)
+    assert np.all(np.diff(ds.weights[order]) >= -0.05)  # monotone up to noise
+
+
+def test_smoothing_keeps_sparse_annotators_moderate():
+    labels, _, _ = planted(seed=2, n_items=300)
+    labels += [("i0", "newbie", "a"), ("i1", "newbie", "a")]
+    res = fit_dawid_skene(labels)
+    newbie = res.annotators.index("newbie")
+    assert np.all(res.confusion[newbie] > 0.02)
+    assert res.confusion[newbie].max() < 0.95
+
+
+def test_spammers_get_zero_informativeness_and_weight():
+    labels, _, _ = planted(seed=3, n_items=1000)
+    rng = np.random.default_rng(3)
+    items = sorted({i for i, _, _ in labels})
+    labels += [(i, "left", "a") for i in items[:300]]
+    labels += [(i, "rand", CLASSES[rng.integers(3)]) for i in items[300:600]]
+    res = fit_dawid_skene(labels)
+    for name in ("left", "rand"):
+        idx = res.annotators.index(name)
+        assert abs(res.informativeness[idx]) < 0.1
+        assert res.weights[idx] < 0.3 < np.median(res.weights)
+
+
+def test_speed_on_ukp_sized_input():
+    rng = np.random.default_rng(0)
+    n_labels, n_items, n_ann = 85_000, 17_000, 3_800
+    labels = list(
+        zip(
+            rng.integers(n_items, size=n_labels).tolist(),
+            rng.integers(n_ann, size=n_labels).tolist(),
+            [CLASSES[k] for k in rng.integers(3, size=n_labels)],
+            strict=True,
+        )
+    )
+    start = time.perf_counter()
+    fit_dawid_skene(labels)
+    assert time.perf_counter() - start < 10.0
+
+
+def test_unknown_label_raises():
+    with pytest.raises(ValueError, match="unknown label"):
+        fit_dawid_skene([("i", "w", "left")])
