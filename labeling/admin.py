@@ -1,6 +1,20 @@
 from django.contrib import admin
 
-from labeling.models import ApiToken, Assignment, Judgment, Project, Prompt, Sample, Task, TaskSample
+from labeling.models import (
+    AnnotatorStats,
+    AnnotatorStatus,
+    ApiToken,
+    Assignment,
+    AuditLog,
+    Judgment,
+    Project,
+    Prompt,
+    QualitySnapshot,
+    QualityState,
+    Sample,
+    Task,
+    TaskSample,
+)
 
 
 @admin.register(Project)
@@ -58,9 +72,59 @@ class AssignmentAdmin(admin.ModelAdmin):
 
 @admin.register(Judgment)
 class JudgmentAdmin(admin.ModelAdmin):
-    list_display = ["pk", "task", "annotator", "choice", "response_ms", "active_ms", "created_at", "withdrawn_at"]
-    list_filter = ["task__project", "choice"]
+    list_display = [
+        "pk", "task", "annotator", "choice", "response_ms", "active_ms", "created_at", "withdrawn_at", "included",
+        "weight", "override",
+    ]
+    list_filter = ["task__project", "choice", "included", "override"]
+    # Overrides go through the review pages (/review/), which write the audit log.
+    readonly_fields = ["included", "weight", "quality_reasons", "signals", "override"]
     raw_id_fields = ["assignment", "task"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # judgments are flagged or withdrawn, never deleted
+
+
+@admin.register(AnnotatorStatus)
+class AnnotatorStatusAdmin(admin.ModelAdmin):
+    list_display = ["annotator", "project", "status", "updated_by", "updated_at"]
+    list_filter = ["project", "status"]
+    # Changed on the review pages, which write the audit log.
+    readonly_fields = ["project", "annotator", "status", "reason", "updated_by"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AnnotatorStats)
+class AnnotatorStatsAdmin(admin.ModelAdmin):
+    list_display = ["annotator", "project", "n_judgments", "informativeness", "weight", "too_fast_share",
+                    "gold_accuracy", "left_rate", "flagged", "computed_at"]
+    list_filter = ["project", "flagged"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(QualitySnapshot)
+class QualitySnapshotAdmin(AnnotatorStatsAdmin):
+    list_display = ["project", "computed_at", "n_judgments", "n_included", "alpha", "alpha_clean", "n_flagged"]
+    list_filter = ["project"]
+
+
+@admin.register(QualityState)
+class QualityStateAdmin(AnnotatorStatsAdmin):
+    list_display = ["project", "new_judgments", "queued_at", "computed_at", "duration_ms"]
+    list_filter = []
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(AnnotatorStatsAdmin):
+    list_display = ["created_at", "actor", "project", "action", "target_type", "target_id", "reason"]
+    list_filter = ["project", "action"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

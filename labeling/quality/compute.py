@@ -122,7 +122,10 @@ def _reliability(records: list[Record], ranking: bool) -> dict[int, tuple[float,
     triples = [(r.task, r.annotator, "tie" if r.choice == "both_bad" else r.choice) for r in records]
     if not triples:
         return {}
-    fit = fit_dawid_skene(triples, CLASSES)
+    # Only the classes in use: an unused latent "tie" class soaks up posterior mass and makes
+    # everyone look less reliable than they are.
+    used = {label for _, _, label in triples}
+    fit = fit_dawid_skene(triples, [c for c in CLASSES if c in used] if len(used) > 1 else CLASSES)
     return dict(zip(fit.annotators, zip(fit.reliability.tolist(), fit.informativeness.tolist(), strict=True),
                     strict=True))
 
