@@ -66,6 +66,10 @@ DATABASES = {
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Short OLTP queries whose cost estimate passes jit_above_cost spent 20x their run time
+    # compiling (bench/README_http.md); JIT buys nothing here.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several threads (dev server, worker) write to one file: wait instead of failing at once.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

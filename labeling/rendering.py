@@ -1,6 +1,8 @@
 """Markdown for untrusted model output: raw HTML is shown as text, never injected, and the
 result passes an allow-list sanitiser (nh3) so no script, handler or javascript: link survives."""
 
+import threading
+
 import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
@@ -12,12 +14,19 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 
 
+_local = threading.local()
+
+
 def _converter() -> markdown.Markdown:
-    md = markdown.Markdown(extensions=["fenced_code", "tables", "sane_lists"])
-    # Without these two, Markdown passes raw HTML through; removed, it is escaped as text.
-    md.preprocessors.deregister("html_block")
-    md.inlinePatterns.deregister("html")
-    return md
+    """One converter per thread, reset between uses: building one costs more than converting."""
+    md = getattr(_local, "converter", None)
+    if md is None:
+        md = markdown.Markdown(extensions=["fenced_code", "tables", "sane_lists"])
+        # Without these two, Markdown passes raw HTML through; removed, it is escaped as text.
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        _local.converter = md
+    return md.reset()
 
 
 def render_markdown(text: str) -> SafeString:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import F, Prefetch, Q, QuerySet
 
 from labeling.models import Judgment, Project, Prompt, Task, TaskSample
@@ -269,14 +270,24 @@ def projects_for_annotator(*, user) -> QuerySet[Project]:
     )
 
 
+OPEN_TASKS_CACHE_SECONDS = 10
+
+
+def project_open_tasks(*, project: Project) -> int:
+    """Tasks still short of judgments. Counting them scans the project, so the figure shown on
+    every task is cached for a few seconds instead of counted per request."""
+    key = f"labeling:open-tasks:{project.pk}"
+    count = cache.get(key)
+    if count is None:
+        # Gold tasks are mixed in at the project's rate, not worked through: they don't count here.
+        count = Task.objects.filter(project=project, is_gold=False, judgment_count__lt=F("judgments_wanted")).count()
+        cache.set(key, count, OPEN_TASKS_CACHE_SECONDS)
+    return count
+
+
 def annotator_progress(*, project: Project, annotator) -> dict[str, int]:
     done = Judgment.objects.filter(task__project=project, annotator=annotator, withdrawn_at__isnull=True).count()
-    # Gold tasks are mixed in at the project's rate, not worked through: they don't count here.
-    open_tasks = Task.objects.filter(project=project, is_gold=False, judgment_count__lt=F("judgments_wanted"))
-    remaining_query = open_tasks.exclude(
-        assignments__annotator=annotator, assignments__status__in=["submitted", "skipped"]
-    )
-    return {"judged": done, "remaining": remaining_query.count()}
+    return {"judged": done, "open": project_open_tasks(project=project)}
 
 
 def annotator_history(*, annotator, limit: int = 200) -> QuerySet[Judgment]:

@@ -10,15 +10,16 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
-from labeling.models import Assignment, Project
+from labeling.models import Assignment, Project, Sample
 from labeling.selectors import annotator_history, annotator_progress, projects_for_annotator
 from labeling.services.assignment import assignment_next, assignment_skip
 from labeling.services.judging import JudgmentError, judgment_submit, judgment_undo_last
 
 
 def _project_for(request: HttpRequest, slug: str) -> Project:
-    project = get_object_or_404(Project, slug=slug, is_active=True)
-    if not projects_for_annotator(user=request.user).filter(pk=project.pk).exists():
+    project = projects_for_annotator(user=request.user).filter(slug=slug).first()
+    if project is None:
+        get_object_or_404(Project, slug=slug, is_active=True)
         raise PermissionDenied("You are not an annotator of this project.")
     return project
 
@@ -27,7 +28,7 @@ def _task_payload(request: HttpRequest, project: Project, assignment: Assignment
     progress = annotator_progress(project=project, annotator=request.user)
     if assignment is None:
         return JsonResponse({"done": True, "progress": progress})
-    samples = {s.pk: s for s in assignment.task.samples.all()}
+    samples = {s.pk: s for s in Sample.objects.filter(pk__in=assignment.shown_order)}
     shown = [samples[sample_id] for sample_id in assignment.shown_order]
     html = render_to_string(
         "labeling/_task.html",

@@ -43,7 +43,7 @@ def _current_assignment(project: Project, annotator: AbstractBaseUser, now) -> A
         Assignment.objects.filter(
             task__project=project, annotator=annotator, status=Assignment.Status.OPEN, lease_expires_at__gt=now
         )
-        .select_related("task")
+        .select_related("task__prompt")
         .order_by("-served_at")
         .first()
     )
@@ -70,18 +70,14 @@ def _lease(task: Task, annotator: AbstractBaseUser, project: Project, now) -> As
     sample_ids = list(TaskSample.objects.filter(task=task).order_by("position").values_list("sample_id", flat=True))
     random.shuffle(sample_ids)  # left/right and list order randomized per assignment, and recorded
     expires = now + project.lease_duration
+    fields = {
+        "status": Assignment.Status.OPEN, "served_at": now, "lease_expires_at": expires, "shown_order": sample_ids,
+    }
     # An expired lease of this annotator on this task is reused: one row per (task, annotator).
-    assignment, _ = Assignment.objects.update_or_create(
-        task=task,
-        annotator=annotator,
-        defaults={
-            "status": Assignment.Status.OPEN,
-            "served_at": now,
-            "lease_expires_at": expires,
-            "shown_order": sample_ids,
-        },
-    )
-    return assignment
+    # Two statements at most, where update_or_create takes five (lock, savepoints, insert).
+    if not Assignment.objects.filter(task=task, annotator=annotator).update(**fields):
+        return Assignment.objects.create(task=task, annotator=annotator, **fields)
+    return Assignment.objects.select_related("task__prompt").get(task=task, annotator=annotator)
 
 
 def assignment_next(*, project: Project, annotator: AbstractBaseUser) -> Assignment | None:
@@ -116,7 +112,7 @@ def _take(project: Project, annotator: AbstractBaseUser, now, gold: bool) -> Ass
                     return None
                 for task_id in candidates:
                     tried.add(task_id)
-                    task = Task.objects.get(pk=task_id)
+                    task = Task.objects.select_related("prompt").get(pk=task_id)
                     # Re-count under the row lock: a fresh statement sees leases committed meanwhile.
                     if task.judgment_count + open_lease_count(task=task, now=now) >= task.judgments_wanted:
                         continue

@@ -47,7 +47,7 @@
   }
 
   function show(data) {
-    progress.textContent = data.progress.judged + " judged · " + data.progress.remaining + " left";
+    progress.textContent = data.progress.judged + " judged · " + data.progress.open + " tasks open";
     winner = null; ranking = []; tieNext = false; rationale.value = "";
     if (data.done) {
       current = null;
