@@ -10,6 +10,29 @@ from labeling.models import Assignment, Judgment, Project
 from labeling.services.assignment import assignment_next
 from labeling.services.ingestion import items_ingest
 from labeling.services.judging import judgment_submit
+from tests import celery_worker as worker_fixtures
+
+# The real-worker fixtures of tests/celery_worker.py, made visible to this package's tests.
+celery_broker = worker_fixtures.celery_broker
+celery_worker = worker_fixtures.celery_worker
+
+@pytest.fixture
+def quality_worker(celery_worker):
+    """celery_worker, with this process's producer pools rebuilt: celery_broker closes the pool
+    that kombu's global registry keeps handing back, so the first .delay() would fail with
+    "Acquire on closed pool"."""
+    from kombu import pools
+
+    from config.celery import app
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+    yield celery_worker
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
 
 WORDS = "the model answer explains each step of the method with care and gives a clear result".split()
 
@@ -30,7 +53,8 @@ def pairwise_items(n: int, seed: int = 0) -> tuple[list[dict], dict[str, str]]:
             {"external_id": f"s{k}", "text": text(rng, rng.randint(8, 40), f"Answer {k} for {i}"), "model": f"m{k}"}
             for k in range(2)
         ]
-        items.append({"external_id": f"p{i}", "prompt": f"Question number {i}: explain the method.", "samples": samples})
+        prompt = f"Question number {i}: explain the method."
+        items.append({"external_id": f"p{i}", "prompt": prompt, "samples": samples})
         truth[f"p{i}"] = rng.choice(["s0", "s1"])
     return items, truth
 

@@ -59,7 +59,8 @@ def test_recompute_is_idempotent_and_skips_when_nothing_changed(planted):
     project, _ = planted
 
     def stored():
-        judgments = list(Judgment.objects.order_by("pk").values_list("included", "weight", "quality_reasons", "signals"))
+        fields = ("included", "weight", "quality_reasons", "signals")
+        judgments = list(Judgment.objects.order_by("pk").values_list(*fields))
         stats = list(AnnotatorStats.objects.order_by("annotator_id").values())
         snaps = list(QualitySnapshot.objects.values())
         return judgments, stats, snaps

@@ -47,7 +47,8 @@ def test_honeypots_have_certain_answers(gold_project):
     assert {t.gold_answer["choice"] for t in made} == {"a", "b"}  # the right answer is not always "a"
     # Deterministic, and the real prompts get no extra samples (ingestion never pairs with them).
     assert Sample.objects.filter(prompt__metadata__has_key="honeypot").count() == 18
-    assert Prompt.objects.exclude(metadata__has_key="honeypot").filter(samples__metadata__has_key="honeypot").count() == 0
+    real_prompts = Prompt.objects.exclude(metadata__has_key="honeypot")
+    assert not real_prompts.filter(samples__metadata__has_key="honeypot").exists()
 
 
 def test_ranking_honeypots(make_project):
