@@ -30,4 +30,8 @@ class ScoreView(APIView):
         except ScoreInputError as exc:
             body = {"detail": exc.message, **({"errors": exc.errors} if exc.errors else {})}
             return Response(body, status=exc.status)
-        return Response({"rewards": rewards_score(model=model, prompts=prompts, responses=responses)})
+        try:
+            rewards = rewards_score(model=model, prompts=prompts, responses=responses)
+        except (OSError, ValueError) as exc:  # adapter or base model missing or unreadable
+            return Response({"detail": f"Reward model {model.pk} could not be loaded: {exc}"}, status=503)
+        return Response({"rewards": rewards})

@@ -73,3 +73,10 @@ def test_bad_requests_name_the_problem(staff_client, reward_model, body, status,
         assert expected in data["detail"]
     else:
         assert [{"index": e["index"], "field": e["field"]} for e in data["errors"]] == expected
+
+
+def test_missing_adapter_is_503(staff_client, reward_model, tmp_path):
+    reward_model.adapter_path = str(tmp_path / "gone")
+    reward_model.save()
+    response = staff_client.post(URL.format(reward_model.pk), ITEMS[:1], format="json")
+    assert response.status_code == 503 and "could not be loaded" in response.json()["detail"]

@@ -53,3 +53,21 @@ def test_clear_errors(project, tiny_gpt2_path):
         call_command("train_reward", "--project", project.slug, "--base-model", tiny_gpt2_path)
     with pytest.raises(CommandError, match="--out is required"):
         call_command("train_reward", "--pairs", "x.jsonl", "--base-model", tiny_gpt2_path)
+
+
+def test_cancel_stops_the_runner_at_its_next_report(project, annotators, tiny_gpt2_path):
+    from rewards.runner import reward_runner
+    from rewards.services.runs import _LocalContext, reward_run_create
+    from rewards.services.snapshot import dataset_snapshot
+    from training.services import RunCancelled, run_cancel, run_claim
+
+    learnable_project(project, annotators, n_prompts=4)
+    dataset = dataset_snapshot(project=project, eval_fraction=0.0)
+    run = reward_run_create(dataset=dataset, base_model=tiny_gpt2_path, enqueue=False,
+                            config={"max_steps": 50, "batch_size": 2, "precision": "fp32"})
+    claimed = run_claim(run_id=run.pk)
+    run_cancel(run=claimed)
+    with pytest.raises(RunCancelled):
+        reward_runner(claimed, _LocalContext(run.pk))
+    claimed.refresh_from_db()
+    assert claimed.step == 10 and not RewardModel.objects.exists()  # stopped at the first report
