@@ -6,6 +6,8 @@ import math
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from rewards.models import PreferenceDataset, RewardModel
@@ -22,8 +24,9 @@ def _stamp(line: str) -> str:
 
 def _audit(model: RewardModel, line: str) -> None:
     """Append to the model's note and, when a run made it, to the run's log."""
-    RewardModel.objects.filter(pk=model.pk).update(note=model.note + _stamp(line))
-    model.note += _stamp(line)
+    entry = _stamp(line)
+    RewardModel.objects.filter(pk=model.pk).update(note=Concat(F("note"), Value(entry)))
+    model.note += entry
     if model.run_id:
         run_log(run_id=model.run_id, line=f"reward model {model.pk}: {line}")
 

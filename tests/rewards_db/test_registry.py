@@ -93,3 +93,17 @@ def test_manual_override_is_audited(dataset):
     reward_model_deactivate(model=second, by="admin alice")
     second.refresh_from_db()
     assert not second.is_active and "deactivated by admin alice" in second.note
+
+
+def test_admin_pages_and_manual_activation(admin_client, dataset):
+    first = _register(dataset, 0.6, [])
+    second = _register(dataset, None, [])
+    for url in ("/admin/rewards/rewardmodel/", f"/admin/rewards/rewardmodel/{first.pk}/change/",
+                "/admin/rewards/preferencedataset/", f"/admin/rewards/preferencedataset/{dataset.pk}/change/"):
+        assert admin_client.get(url).status_code == 200, url
+    response = admin_client.post("/admin/rewards/rewardmodel/",
+                                 {"action": "activate", "_selected_action": [second.pk]}, follow=True)
+    assert response.status_code == 200
+    second.refresh_from_db()
+    assert second.is_active and "activated by admin admin: manual override" in second.note
+    assert not RewardModel.objects.get(pk=first.pk).is_active
