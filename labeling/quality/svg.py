@@ -24,7 +24,7 @@ def _text(x: float, y: float, text: str, anchor: str = "middle", size: int = 11,
 
 
 def _empty(title: str) -> SafeString:
-    return _svg(W, 60, title, [_text(W / 2, 35, "no data yet")])
+    return _svg(W, 60, title, [_text(W / 2, 14, title, size=13, color="#1d2330"), _text(W / 2, 40, "no data yet")])
 
 
 def histogram(values: Sequence[float], *, title: str, x_label: str, bins: int = 30,

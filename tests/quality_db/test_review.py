@@ -1,3 +1,6 @@
+import re
+from xml.etree import ElementTree
+
 import pytest
 
 from labeling.models import AnnotatorStatus, AuditLog, Judgment
@@ -92,6 +95,9 @@ def test_review_pages_render_for_staff(planted, admin_client):
         assert b"<script>x" not in response.content
     dashboard = admin_client.get(f"/review/{project.slug}/").content.decode()
     assert dashboard.count("<svg") == 5 and "Krippendorff" in dashboard
+    for chart in re.findall(r"<svg.*?</svg>", dashboard, flags=re.S):
+        ElementTree.fromstring(chart)  # well-formed, server-side SVG
+    assert "<script" not in dashboard  # no JavaScript charting
     flagged = admin_client.get(f"/review/{project.slug}/flagged/").content.decode()
     assert "csrfmiddlewaretoken" in flagged and "position_bias" in flagged
     assert 'href="/review/"' in admin_client.get("/").content.decode()  # the top bar links it
