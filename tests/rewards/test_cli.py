@@ -42,8 +42,6 @@ def test_cli_errors_are_clear(tiny_bert, tmp_path):
     bad.write_text('{"chosen": "a b", "rejected": "a c"}\n{"chosen": "x"}\n')
     with pytest.raises(CommandError, match=r"bad.jsonl:2: field 'rejected'"):
         call_command("train_reward", "--pairs", str(bad), "--base-model", tiny_bert, "--out", str(tmp_path / "o"))
-    with pytest.raises(CommandError, match="not available yet"):
-        call_command("train_reward", "--project", "demo", "--base-model", tiny_bert, "--out", str(tmp_path / "o"))
     with pytest.raises(CommandError, match="no such file"):
         call_command("eval_reward", "--adapter", str(tmp_path), "--pairs", str(tmp_path / "missing.jsonl"))
     good = tmp_path / "good.jsonl"
