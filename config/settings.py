@@ -131,7 +131,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
      "control_folder": str(_broker_dir / "control")}
     if CELERY_BROKER_URL.startswith("filesystem")
     # Redelivery of a long run's message while it still runs is harmless: the claim ignores it.
-    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600)}
+    # unacked_restore_throttle: look for a dead worker's messages every second, not every 100.
+    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 600), "unacked_restore_throttle": 1}
 )
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 CELERY_TASK_ACKS_LATE = True

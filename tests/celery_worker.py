@@ -82,6 +82,18 @@ def stop_worker(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def _reset_pools() -> None:
+    """Forget every cached connection and producer pool, so the next send connects to the
+    broker now configured. (Closing kombu's global pool would leave it registered, closed.)"""
+    from kombu import pools
+
+    from config.celery import app
+
+    pools.reset()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def celery_broker(transactional_db) -> Iterator[str]:
     """Point this process's Celery app at the Redis broker the worker uses, and empty its queues."""
@@ -96,11 +108,9 @@ def celery_broker(transactional_db) -> Iterator[str]:
     previous = app.conf.broker_url
     app.conf.broker_url = url
     app.conf.broker_transport_options = {"visibility_timeout": 3600}
-    app.pool.force_close_all()
-    app._pool = None
+    _reset_pools()
     yield url
-    app.pool.force_close_all()
-    app._pool = None
+    _reset_pools()
     app.conf.broker_url = previous
 
 

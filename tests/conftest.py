@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from tests.celery_worker import celery_broker, celery_worker  # noqa: F401 - real-worker fixtures for all tests
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 

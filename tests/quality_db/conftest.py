@@ -10,29 +10,6 @@ from labeling.models import Assignment, Judgment, Project
 from labeling.services.assignment import assignment_next
 from labeling.services.ingestion import items_ingest
 from labeling.services.judging import judgment_submit
-from tests import celery_worker as worker_fixtures
-
-# The real-worker fixtures of tests/celery_worker.py, made visible to this package's tests.
-celery_broker = worker_fixtures.celery_broker
-celery_worker = worker_fixtures.celery_worker
-
-@pytest.fixture
-def quality_worker(celery_worker):
-    """celery_worker, with this process's producer pools rebuilt: celery_broker closes the pool
-    that kombu's global registry keeps handing back, so the first .delay() would fail with
-    "Acquire on closed pool"."""
-    from kombu import pools
-
-    from config.celery import app
-
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-    yield celery_worker
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-
 
 WORDS = "the model answer explains each step of the method with care and gives a clear result".split()
 

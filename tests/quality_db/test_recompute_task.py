@@ -70,7 +70,7 @@ def test_ranking_project_uses_crowdbt_and_kendall_tau(make_project, make_user):
 
 @pytest.mark.celery
 @pytest.mark.django_db(transaction=True)
-def test_recompute_runs_on_a_real_worker_and_is_idempotent(quality_worker, make_project, make_user):
+def test_recompute_runs_on_a_real_worker_and_is_idempotent(celery_worker, make_project, make_user):
     from labeling.tasks import recompute_quality
 
     project = make_project("async", judgments_per_task=4, quality_config={"recompute_every": 0, "gold_rate": 0})
@@ -85,7 +85,7 @@ def test_recompute_runs_on_a_real_worker_and_is_idempotent(quality_worker, make_
             if condition():
                 return
             time.sleep(0.2)
-        raise AssertionError(f"timed out waiting for {what}; worker log:\n{open(quality_worker.log_path).read()}")
+        raise AssertionError(f"timed out waiting for {what}; worker log:\n{open(celery_worker.log_path).read()}")
 
     recompute_quality.delay(project.pk)
     wait_for(lambda: QualityState.objects.filter(project=project, computed_at__isnull=False).exists(), "a result")

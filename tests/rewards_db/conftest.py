@@ -11,7 +11,6 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import GPT2Config, GPT2ForSequenceClassification, PreTrainedTokenizerFast
 
 from labeling.models import Assignment, Judgment, Prompt, Sample, Task, TaskSample
-from tests.celery_worker import celery_broker, celery_worker  # noqa: F401 - fixtures for test_worker
 
 WORDS = ("question about topic number zero one two three four five six seven eight nine please answer "
          "good helpful kind clear bad rude wrong awful the a is this that").split()

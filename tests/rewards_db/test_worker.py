@@ -22,26 +22,6 @@ CONFIG = {"batch_size": 4, "learning_rate": 0.02, "precision": "fp32", "max_leng
 FAST_RECOVERY = {"PREFLAB_RUN_STALE_SECONDS": "2", "CELERY_VISIBILITY_TIMEOUT": "5"}
 
 
-def _reset_broker_pools() -> None:
-    """Work around tests/celery_worker.py: its celery_broker fixture closes kombu's *global*
-    connection pool but leaves it registered, so the next send fails with "Acquire on closed
-    pool". Clearing kombu's pool registry (and the app's cached pools) makes sends work."""
-    from kombu import pools
-
-    from config.celery import app
-
-    pools.reset()
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def broker(celery_broker):
-    _reset_broker_pools()
-    yield celery_broker
-    _reset_broker_pools()
-
-
 def _logs(*workers) -> str:
     return "\n".join(Path(w.log_path).read_text()[-3000:] for w in workers if w is not None)
 
@@ -66,7 +46,7 @@ def _dataset(project, annotators):
     return dataset_snapshot(project=project, eval_fraction=0.4)
 
 
-def test_run_life_through_a_real_worker(broker, celery_worker, project, annotators, tiny_gpt2_path):
+def test_run_life_through_a_real_worker(celery_broker, celery_worker, project, annotators, tiny_gpt2_path):
     dataset = _dataset(project, annotators)
     run = reward_run_create(dataset=dataset, base_model=tiny_gpt2_path,
                             config={**CONFIG, "max_steps": 40, "save_steps": 10, "logging_steps": 10})
@@ -90,7 +70,7 @@ def test_run_life_through_a_real_worker(broker, celery_worker, project, annotato
     assert (Path(model.adapter_path) / "adapter_model.safetensors").is_file()
 
 
-def test_killed_worker_run_resumes_from_checkpoint(broker, project, annotators, tiny_gpt2_path, tmp_path):
+def test_killed_worker_run_resumes_from_checkpoint(celery_broker, project, annotators, tiny_gpt2_path, tmp_path):
     dataset = _dataset(project, annotators)
     first = start_worker(tmp_path, extra_env=FAST_RECOVERY)
     second = None
