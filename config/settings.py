@@ -125,6 +125,9 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis when CELERY_BROKER_URL is set, else a broker kept in files under var/.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 _broker_dir = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    for _folder in ("processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"data_folder_in": str(_broker_dir), "data_folder_out": str(_broker_dir),
      "processed_folder": str(_broker_dir / "processed"), "store_processed": False,

@@ -4,6 +4,7 @@ next task appears without a full reload."""
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -15,17 +16,29 @@ from labeling.selectors import annotator_history, annotator_progress, projects_f
 from labeling.services.assignment import assignment_next, assignment_skip
 from labeling.services.judging import JudgmentError, judgment_submit, judgment_undo_last
 
+ACCESS_CACHE_SECONDS = 5
+
 
 def _project_for(request: HttpRequest, slug: str) -> Project:
-    project = projects_for_annotator(user=request.user).filter(slug=slug).first()
+    """The project, if this user may label it. Remembered for a few seconds per process: every
+    next/submit asks, and a change of membership may take that long to apply."""
+    key = f"labeling:access:{slug}:{request.user.pk}"
+    project = cache.get(key)
     if project is None:
-        get_object_or_404(Project, slug=slug, is_active=True)
-        raise PermissionDenied("You are not an annotator of this project.")
+        project = projects_for_annotator(user=request.user).filter(slug=slug).first()
+        if project is None:
+            get_object_or_404(Project, slug=slug, is_active=True)
+            raise PermissionDenied("You are not an annotator of this project.")
+        cache.set(key, project, ACCESS_CACHE_SECONDS)
     return project
 
 
-def _task_payload(request: HttpRequest, project: Project, assignment: Assignment | None) -> JsonResponse:
-    progress = annotator_progress(project=project, annotator=request.user)
+def _task_payload(
+    request: HttpRequest, project: Project, assignment: Assignment | None, *, with_progress: bool = True
+) -> JsonResponse:
+    """The next task as JSON with its HTML. Progress is counted on page load, undo and the end;
+    after a submit or skip the page updates its own count, which saves a query per judgment."""
+    progress = annotator_progress(project=project, annotator=request.user) if with_progress or not assignment else None
     if assignment is None:
         return JsonResponse({"done": True, "progress": progress})
     samples = {s.pk: s for s in Sample.objects.filter(pk__in=assignment.shown_order)}
@@ -109,7 +122,9 @@ def submit(request: HttpRequest, slug: str) -> JsonResponse:
     project = _project_for(request, slug)
     data = _body(request)
     judgment_submit(assignment=_own_assignment(request, project, data), annotator=request.user, data=data)
-    return _task_payload(request, project, assignment_next(project=project, annotator=request.user))
+    return _task_payload(
+        request, project, assignment_next(project=project, annotator=request.user), with_progress=False
+    )
 
 
 @login_required
@@ -118,7 +133,9 @@ def submit(request: HttpRequest, slug: str) -> JsonResponse:
 def skip(request: HttpRequest, slug: str) -> JsonResponse:
     project = _project_for(request, slug)
     assignment_skip(assignment=_own_assignment(request, project, _body(request)))
-    return _task_payload(request, project, assignment_next(project=project, annotator=request.user))
+    return _task_payload(
+        request, project, assignment_next(project=project, annotator=request.user), with_progress=False
+    )
 
 
 @login_required

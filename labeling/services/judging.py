@@ -72,9 +72,8 @@ def judgment_submit(*, assignment: Assignment, annotator: AbstractBaseUser, data
     now = timezone.now()
     with transaction.atomic():
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
-        existing = Judgment.objects.filter(assignment=locked, withdrawn_at__isnull=True).first()
-        if existing is not None:
-            return existing
+        if locked.status == Assignment.Status.SUBMITTED:
+            return Judgment.objects.get(assignment=locked, withdrawn_at__isnull=True)
         if locked.status == Assignment.Status.SKIPPED:
             raise JudgmentError("this task was skipped; ask for the next task")
         judgment = Judgment.objects.create(

@@ -46,8 +46,13 @@
     return data;
   }
 
-  function show(data) {
-    progress.textContent = data.progress.judged + " judged · " + data.progress.open + " tasks open";
+  let judged = 0;
+  let openTasks = 0;
+
+  function show(data, submitted) {
+    if (data.progress) { judged = data.progress.judged; openTasks = data.progress.open; }
+    else if (submitted) { judged += 1; }
+    progress.textContent = judged + " judged · " + openTasks + " tasks open";
     winner = null; ranking = []; tieNext = false; rationale.value = "";
     if (data.done) {
       current = null;
@@ -103,7 +108,7 @@
     if (busy) return;
     busy = true;
     submitButton.disabled = true;
-    try { say(""); show(await post(url, body)); }
+    try { say(""); show(await post(url, body), url === root.dataset.submitUrl); }
     catch (error) { say(error.message, true); refresh(); }
     finally { busy = false; }
   }
