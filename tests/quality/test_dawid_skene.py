@@ -92,3 +92,39 @@ def test_speed_on_ukp_sized_input():
 def test_unknown_label_raises():
     with pytest.raises(ValueError, match="unknown label"):
         fit_dawid_skene([("i", "w", "left")])
+
+
+def _ab_only(seed=0, n_ann=20, n_items=600, per_item=5, acc=0.9):
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, n_items)
+    labels = []
+    for i in range(n_items):
+        for a in rng.choice(n_ann, per_item, replace=False):
+            right = rng.random() < acc
+            labels.append((f"i{i}", f"w{a}", "ab"[truth[i] if right else 1 - truth[i]]))
+    return labels, truth
+
+
+def test_unused_class_gets_no_prior_and_does_not_drag_reliability():
+    # Nobody ever says "tie": the latent tie class must not soak up split items.
+    labels, truth = _ab_only()
+    res = fit_dawid_skene(labels)
+    assert res.classes == CLASSES
+    assert res.priors[2] == 0.0 and np.all(res.posteriors[:, 2] == 0.0)
+    assert np.allclose(res.confusion.sum(axis=2), 1.0)
+    assert np.all(res.confusion[:, :2, 2] == 0.0)
+    assert abs(res.reliability.mean() - 0.9) < 0.03
+    predicted = np.array(["ab".index(c) for c in res.labels()])
+    assert (predicted == truth[[int(i[1:]) for i in res.items]]).mean() > 0.97
+    # The old behaviour, for contrast: keeping the unused class costs reliability.
+    kept = fit_dawid_skene(labels, drop_unused=False)
+    assert kept.priors[2] > 0.05 and kept.reliability.mean() < res.reliability.mean() - 0.05
+
+
+def test_label_prior_keeps_a_rare_class_small():
+    labels, _ = _ab_only(seed=1)
+    labels += [(item, "noisy", "tie") for item, _, _ in labels[::60]]  # ~2 % ties, pure noise
+    plain, anchored = fit_dawid_skene(labels), fit_dawid_skene(labels, label_prior=1.0)
+    assert anchored.priors[2] < 0.05
+    assert plain.priors[2] > anchored.priors[2]
+    assert anchored.reliability.mean() > plain.reliability.mean() + 0.02
