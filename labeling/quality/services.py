@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, F, Max, Q
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from labeling.models import Judgment, Project, Prompt, Sample, Task, TaskSample
@@ -205,11 +205,32 @@ def quality_note_judgment(*, project: Project) -> None:
     every = int(quality_config(project)["recompute_every"] or 0)
     if every <= 0:
         return
-    if not QualityState.objects.filter(project=project).update(new_judgments=F("new_judgments") + 1):
+    queued = _count_and_maybe_mark(project, every)
+    if queued is None:
         QualityState.objects.get_or_create(project=project)
-        QualityState.objects.filter(project=project).update(new_judgments=F("new_judgments") + 1)
-    if _mark_queued(project, min_new=every):
+        queued = _count_and_maybe_mark(project, every)
+    if queued:
         quality_enqueue(project_id=project.pk)
+
+
+# One statement per judgment (this runs on every submit): count it, and mark a recomputation
+# queued when the count reaches `every` and none is queued (or the queued one went stale).
+_COUNT_SQL = """
+UPDATE labeling_qualitystate SET
+  new_judgments = new_judgments + 1,
+  queued_at = CASE WHEN new_judgments + 1 >= %s AND (queued_at IS NULL OR queued_at < %s) THEN %s ELSE queued_at END
+WHERE project_id = %s
+RETURNING queued_at = %s
+"""
+
+
+def _count_and_maybe_mark(project: Project, every: int) -> bool | None:
+    """True when this judgment queued a recomputation; None when the project has no state row."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_SQL, [every, now - QUEUED_STALE, now, project.pk, now])
+        row = cursor.fetchone()
+    return None if row is None else bool(row[0])
 
 
 def quality_request(*, project: Project) -> bool:
