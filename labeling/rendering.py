@@ -1,6 +1,7 @@
 """Markdown for untrusted model output: raw HTML is shown as text, never injected, and the
 result passes an allow-list sanitiser (nh3) so no script, handler or javascript: link survives."""
 
+import functools
 import threading
 
 import markdown
@@ -30,7 +31,13 @@ def _converter() -> markdown.Markdown:
 
 
 def render_markdown(text: str) -> SafeString:
-    html = _converter().convert(text or "")
+    # Samples and prompts never change and each is shown to several annotators: render once.
+    return mark_safe(_render(text or ""))  # noqa: S308 - sanitised by nh3 in _render
+
+
+@functools.lru_cache(maxsize=4096)
+def _render(text: str) -> str:
+    html = _converter().convert(text)
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,
@@ -38,4 +45,4 @@ def render_markdown(text: str) -> SafeString:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     )
-    return mark_safe(clean)  # noqa: S308 - sanitised by nh3 just above
+    return clean
