@@ -6,7 +6,8 @@ from django.contrib.auth.models import Group, Permission
 REVIEWERS = "reviewers"
 REVIEWER_PERMISSIONS = [
     "view_project", "view_prompt", "view_sample", "view_task", "change_task", "view_tasksample",
-    "view_assignment", "view_judgment",
+    "view_assignment", "view_judgment", "change_judgment",
+    "view_annotatorstats", "view_annotatorstatus", "view_qualitysnapshot", "view_auditlog",
 ]
 
 
