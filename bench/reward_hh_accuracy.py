@@ -2,7 +2,7 @@
 ../shared/data/hh-rlhf-harmless/dev.jsonl.gz; source: github.com/anthropics/hh-rlhf @ 354e5c3,
 harmless-base/test.jsonl.gz, MIT). 10% held out by prompt. Reports held-out accuracy and wall time.
 
-    .venv/bin/python bench/reward_hh_accuracy.py [--epochs 2] [--lr 5e-4] [--out DIR]
+    .venv/bin/python bench/reward_hh_accuracy.py [--epochs 2] [--lr 5e-4] [--pooling mean] [--out DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ def main() -> None:
     ap.add_argument("--target-modules", default="query,value")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pooling", default="auto", help="auto (= [CLS] via the pooler on encoders), cls or mean.")
+    ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--warmup-ratio", type=float, default=0.05)
     ap.add_argument("--out", default="", help="Save the adapter here (default: not saved).")
     args = ap.parse_args()
     quiet_transformers()
@@ -27,11 +30,13 @@ def main() -> None:
         from rewards.engine import RewardConfig, read_elements, split_by_prompt, train_reward_model
 
         train, held = split_by_prompt(read_elements(require(HH_DEV)), 0.1, seed=0)
-        print(f"train {len(train)} pairs, held-out {len(held)}; load average {load_avg()}", flush=True)
+        print(f"train {len(train)} pairs, held-out {len(held)}; load average {load_avg()}; {vars(args)}", flush=True)
         cfg = RewardConfig(base_model=minilm_path(), output_dir=args.out, lora_r=args.lora_r,
-                           lora_alpha=2 * args.lora_r, target_modules=args.target_modules.split(","), max_length=256,
+                           lora_alpha=2 * args.lora_r, target_modules=args.target_modules.split(","),
+                           max_length=args.max_length, pooling=args.pooling,
                            batch_size=args.batch_size, threads=args.threads, precision="auto",
-                           learning_rate=args.lr, num_epochs=args.epochs, warmup_ratio=0.05, logging_steps=20)
+                           learning_rate=args.lr, num_epochs=args.epochs, warmup_ratio=args.warmup_ratio,
+                           logging_steps=20)
         result = train_reward_model(cfg, train, held, progress=True, save=bool(args.out))
     m = result.metrics
     rows = [[f"{m['eval_accuracy']:.4f}", m["eval_n"], f"{m['eval_ece']:.4f}", f"{m['eval_reward_std']:.3f}",

@@ -73,6 +73,7 @@ def main() -> None:
     ap.add_argument("--max-train-pairs", type=int, default=0, help="Cap training pairs (0 = all).")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--skip-naive-bf16", action="store_true")
+    ap.add_argument("--pooling", default="auto", help="ours: auto (= [CLS], as the naive loop) or mean.")
     args = ap.parse_args()
     quiet_transformers()
     from training.torch_setup import set_torch_threads
@@ -98,12 +99,13 @@ def main() -> None:
         print(rows[-1], flush=True)
     cfg = RewardConfig(base_model=base, target_modules=["query", "value"], lora_r=8, lora_alpha=16, max_length=256,
                        batch_size=16, threads=2, precision="bf16", learning_rate=args.lr, num_epochs=1,
-                       warmup_ratio=0.0, reference_samples=16, logging_steps=10**6)
+                       warmup_ratio=0.0, reference_samples=16, logging_steps=10**6,
+                       pooling=args.pooling)
     with Timer() as wall:
         result = train_reward_model(cfg, train, held, progress=True, save=False)
     ours = len(train) / result.train_seconds
     acc = result.metrics["eval_accuracy"]
-    rows.append(["ours (bf16 base, bucketed, one forward)", f"{ours:.2f}", f"{acc:.4f}",
+    rows.append([f"ours (bf16 base, bucketed, one forward, pooling {args.pooling})", f"{ours:.2f}", f"{acc:.4f}",
                  f"1 epoch, loop {result.train_seconds:.0f}s; call incl. load, tokenize, eval {wall.seconds:.0f}s"])
     print(table(rows, ["loop", "pairs/s", "held-out acc", "notes"]))
     print(f"\nratio ours / naive fp32 = {ours / naive32:.2f}x", end="")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TIE_MODES = ("drop", "rao_kupper", "davidson")
+POOLINGS = ("auto", "cls", "last", "mean")
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:
@@ -30,6 +31,11 @@ class RewardConfig:
     )
     modules_to_save: list[str] | None = _f(
         None, "Modules trained in full and saved with the adapter. None = the score head (+ pooler on encoders)."
+    )
+    pooling: str = _f(
+        "auto", "Which hidden state the reward head reads: 'auto' (the architecture's own: [CLS] via the pooler on"
+        " encoders, the last real token on decoders), 'cls', 'last', or 'mean' (mask-weighted mean of the last"
+        " hidden layer; suits sentence-embedding encoders such as all-MiniLM-L6-v2, which were trained mean-pooled)."
     )
     # Data
     max_length: int = _f(
@@ -82,6 +88,8 @@ class RewardConfig:
             raise ValueError("Rao-Kupper needs tie_param (theta) > 1")
         if self.ties == "davidson" and self.tie_param <= 0:
             raise ValueError("Davidson needs tie_param (nu) > 0")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {POOLINGS}, not {self.pooling!r}")
         if self.batch_size < 1 or self.grad_accum_steps < 1:
             raise ValueError("batch_size and grad_accum_steps must be >= 1")
         if self.max_length < 8:

@@ -16,7 +16,7 @@ from .model import RewardModel, forward_rewards
 from .tokenize import EncodedElement, collate, encode_elements, sorted_batches
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def score_encoded(
     model: torch.nn.Module,
     encoded: list[EncodedElement],
@@ -27,6 +27,7 @@ def score_encoded(
     device: torch.device | str = "cpu",
     precision: str = "fp32",
     progress: bool = False,
+    pooling: str = "auto",
 ) -> list[torch.Tensor]:
     """Rewards per element (a float tensor with one entry per response), in input order."""
     was_training = model.training
@@ -42,7 +43,8 @@ def score_encoded(
         batch = collate([encoded[i] for i in idx], pad_id).to(device)
         with autocast(device, precision):
             rewards = forward_rewards(
-                model, batch.input_ids, batch.attention_mask, batch.token_type_ids, is_decoder=is_decoder
+                model, batch.input_ids, batch.attention_mask, batch.token_type_ids, is_decoder=is_decoder,
+                pooling=pooling,
             ).float().cpu()
         pos = 0
         for i in idx:
@@ -123,7 +125,7 @@ def evaluate_reward_model(
     encoded = encode_elements(elements, rm.tokenizer, max_length=rm.max_length, is_decoder=rm.is_decoder)
     rewards = score_encoded(
         rm.model, encoded, is_decoder=rm.is_decoder, pad_id=rm.tokenizer.pad_token_id,
-        batch_size=batch_size, device=device, precision=precision, progress=progress,
+        batch_size=batch_size, device=device, precision=precision, progress=progress, pooling=rm.pooling,
     )
     return compute_metrics(rewards, encoded, reward_offset=rm.reward_offset)
 
@@ -137,6 +139,6 @@ def score_texts(
     device = next(rm.model.parameters()).device
     rewards = score_encoded(
         rm.model, encoded, is_decoder=rm.is_decoder, pad_id=rm.tokenizer.pad_token_id,
-        batch_size=batch_size, device=device, precision=precision,
+        batch_size=batch_size, device=device, precision=precision, pooling=rm.pooling,
     )
     return [float(r[0]) - rm.reward_offset for r in rewards]

@@ -103,11 +103,12 @@ def load_base(
     return model, tokenizer
 
 
-def default_modules_to_save(model: PreTrainedModel) -> list[str]:
+def default_modules_to_save(model: PreTrainedModel, pooling: str = "auto") -> list[str]:
+    """The score head; on encoders read at [CLS] also the pooler (unused with mean pooling)."""
     if is_decoder_model(model):
         return ["score"]
     names = ["classifier"]
-    if any(name.endswith("pooler") for name, _ in model.named_modules()):
+    if pooling in {"auto", "cls"} and any(name.endswith("pooler") for name, _ in model.named_modules()):
         names.append("pooler")
     return names
 
@@ -124,7 +125,7 @@ def build_reward_model(config: RewardConfig) -> tuple[PeftModel, Any]:
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=targets,
-        modules_to_save=config.modules_to_save or default_modules_to_save(base),
+        modules_to_save=config.modules_to_save or default_modules_to_save(base, config.pooling),
         fan_in_fan_out=base.config.model_type == "gpt2",
     )
     model = get_peft_model(base, lora)
@@ -141,6 +142,27 @@ def cast_frozen_to_bf16(model: torch.nn.Module) -> int:
     return n
 
 
+def resolve_pooling(pooling: str, is_decoder: bool) -> str:
+    """'auto' -> 'last' on decoders, 'cls' on encoders; 'mean' works for both."""
+    if pooling == "auto":
+        return "last" if is_decoder else "cls"
+    if pooling not in {"cls", "last", "mean"}:
+        raise ValueError(f"pooling must be auto, cls, last or mean, not {pooling!r}")
+    if (pooling == "cls" and is_decoder) or (pooling == "last" and not is_decoder):
+        raise ValueError(f"pooling {pooling!r} does not fit a {'decoder' if is_decoder else 'encoder'}")
+    return pooling
+
+
+def _head(hf: PreTrainedModel, is_decoder: bool, pooled: torch.Tensor) -> torch.Tensor:
+    """Apply the classification head to one vector per row. Linear heads take it directly; the
+    RoBERTa/ELECTRA-style heads read position 0 of a sequence, so they get a length-1 sequence."""
+    head = hf.score if is_decoder else hf.classifier
+    inner = getattr(head, "original_module", head)  # PEFT wraps modules_to_save
+    if isinstance(inner, torch.nn.Linear):
+        return head(pooled)
+    return head(pooled.unsqueeze(1)).reshape(pooled.shape[0], -1)
+
+
 def forward_rewards(
     model: torch.nn.Module,
     input_ids: torch.Tensor,
@@ -148,24 +170,36 @@ def forward_rewards(
     token_type_ids: torch.Tensor | None = None,
     *,
     is_decoder: bool | None = None,
+    pooling: str = "auto",
 ) -> torch.Tensor:
-    """One scalar reward per row (float32). Decoders: hidden state at the last position where
-    attention_mask is 1 (works for left and right padding), then the score head."""
+    """One scalar reward per row (float32). Encoders with 'cls': the model's own head ([CLS] via
+    the pooler). Decoders with 'last': hidden state at the last position where attention_mask is 1
+    (works for left and right padding), then the score head. 'mean': mask-weighted mean of the last
+    hidden layer, then the head."""
     hf = unwrap(model)
     if is_decoder is None:
         is_decoder = is_decoder_model(hf)
-    if not is_decoder:
+    pooling = resolve_pooling(pooling, is_decoder)
+    if pooling == "cls":
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         return hf(input_ids=input_ids, attention_mask=attention_mask, **kwargs).logits[:, 0].float()
     body = getattr(hf, hf.base_model_prefix)
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    hidden = body(
-        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
-    ).last_hidden_state
-    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
-    last = (attention_mask * positions).argmax(-1)
-    picked = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
-    return hf.score(picked)[:, 0].float()
+    if is_decoder:
+        position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+        hidden = body(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        ).last_hidden_state
+    else:
+        kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
+        hidden = body(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
+    if pooling == "mean":
+        m = attention_mask.unsqueeze(-1).to(torch.float32)
+        pooled = (hidden.float() * m).sum(1) / m.sum(1).clamp(min=1.0)
+    else:
+        positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
+        last = (attention_mask * positions).argmax(-1)
+        pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    return _head(hf, is_decoder, pooled)[:, 0].float()
 
 
 @dataclass
@@ -178,6 +212,7 @@ class RewardModel:
     max_length: int = 256
     reward_offset: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+    pooling: str = "auto"
 
 
 def save_reward_model(
@@ -201,6 +236,7 @@ def save_reward_model(
         "base_model": config.base_model,
         "is_decoder": is_decoder_model(model),
         "max_length": config.max_length,
+        "pooling": config.pooling,
         "reward_offset": reward_offset,
         "metrics": metrics or {},
         "config": config.to_dict(),
@@ -237,5 +273,5 @@ def load_reward_model(
     model.eval()
     return RewardModel(
         model, tokenizer, is_decoder_model(model), int(meta.get("max_length", 256)),
-        float(meta.get("reward_offset", 0.0)), meta,
+        float(meta.get("reward_offset", 0.0)), meta, str(meta.get("pooling", "auto")),
     )

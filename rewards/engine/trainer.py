@@ -139,7 +139,8 @@ def train_reward_model(
             batch = micro_batch(step * config.grad_accum_steps + micro)
             with autocast(device, precision):
                 rewards = forward_rewards(
-                    model, batch.input_ids, batch.attention_mask, batch.token_type_ids, is_decoder=is_decoder
+                    model, batch.input_ids, batch.attention_mask, batch.token_type_ids, is_decoder=is_decoder,
+                    pooling=config.pooling,
                 )
             loss, metrics = preference_loss(
                 rewards, batch.winner, batch.loser, batch.weight, batch.n_elements,
@@ -182,7 +183,7 @@ def train_reward_model(
     train_seconds = time.perf_counter() - t0
 
     score_kw = {"is_decoder": is_decoder, "pad_id": pad_id, "batch_size": config.eval_batch_size,
-                "device": device, "precision": precision}
+                "device": device, "precision": precision, "pooling": config.pooling}
     reference = score_encoded(model, encoded[: max(1, config.reference_samples // 2)], **score_kw)
     offset = reward_offset(reference, config.reference_samples)
     metrics: dict[str, Any] = {"train_seconds": train_seconds, "steps": total_steps,

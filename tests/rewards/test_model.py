@@ -77,3 +77,44 @@ def test_bf16_training_runs_and_keeps_trainable_fp32(tiny_gpt2):
     assert all(p.dtype == torch.float32 for p in model.parameters() if p.requires_grad)
     assert any(p.dtype == torch.bfloat16 for p in model.parameters() if not p.requires_grad)
     assert result.history and torch.isfinite(torch.tensor(result.history[-1]["loss"]))
+
+
+def test_mean_pooling_ignores_padding_and_survives_save_load(tiny_bert, tmp_path):
+    out = tmp_path / "mean"
+    cfg = _cfg(tiny_bert, out, max_steps=2, learning_rate=1e-2, pooling="mean")
+    model, tok = build_reward_model(cfg)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert not any("pooler" in n for n in trainable)  # unused with mean pooling
+    model.eval()
+    seqs = [[2, 10, 11, 3], [2, 12, 3, 13, 14, 15, 3], [2, 16, 3]]
+    with torch.no_grad():
+        alone = torch.cat([forward_rewards(model, torch.tensor([s]), torch.ones(1, len(s), dtype=torch.long),
+                                           pooling="mean") for s in seqs])
+        ids, mask, _ = pad_sequences(seqs, tok.pad_token_id)
+        batched = forward_rewards(model, ids, mask, pooling="mean")
+        cls = forward_rewards(model, ids, mask)
+    assert batched.shape == cls.shape == (3,)
+    assert torch.allclose(batched, alone, atol=1e-5)
+    assert not torch.allclose(batched, cls)
+    train_reward_model(cfg, toy_elements(), model=model, tokenizer=tok, progress=False, save=False)
+    save_reward_model(model, tok, out, config=cfg)
+    enc = encode_elements(toy_elements(6), tok, max_length=cfg.max_length, is_decoder=False)
+    r1 = score_encoded(model, enc, is_decoder=False, pad_id=tok.pad_token_id, pooling="mean")
+    rm = load_reward_model(out)
+    assert rm.pooling == "mean"
+    r2 = score_encoded(rm.model, enc, is_decoder=False, pad_id=rm.tokenizer.pad_token_id, pooling=rm.pooling)
+    for a, b in zip(r1, r2, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_pooling_validation(tiny_gpt2):
+    import pytest
+
+    with pytest.raises(ValueError):
+        RewardConfig(pooling="max")
+    model, _ = build_reward_model(_cfg(tiny_gpt2))
+    with pytest.raises(ValueError):
+        forward_rewards(model, torch.tensor([[10, 11]]), torch.ones(1, 2, dtype=torch.long), pooling="cls")
+    with torch.no_grad():
+        r = forward_rewards(model, torch.tensor([[10, 11]]), torch.ones(1, 2, dtype=torch.long), pooling="mean")
+    assert r.shape == (1,)
