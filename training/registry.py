@@ -2,24 +2,13 @@
 training imports none of them (imports point one way: rewards and policy import training)."""
 
 from collections.abc import Callable
-from typing import Protocol
-
-
-class RunContext(Protocol):
-    run_id: int
-
-    def report(self, *, step: int, total_steps: int, metrics: dict | None = None) -> None: ...
-
-    def log(self, line: str) -> None: ...
-
-
-Runner = Callable[["object", RunContext], dict]
 
 _RUNNERS: dict[str, Callable] = {}
 
 
 def register_runner(kind: str, runner: Callable) -> None:
-    """runner(run, context) trains and returns {"metrics": {...}, "artifact_path": str}."""
+    """runner(run, context) trains and returns {"metrics": {...}, "artifact_path": str}; the
+    context is a training.services.RunContext (report progress, log)."""
     _RUNNERS[kind] = runner
 
 

@@ -1,7 +1,10 @@
 """The life of a training run: create and enqueue, claim (idempotent), report progress with a
 heartbeat, finish, cancel, and requeue runs whose worker died."""
 
+import logging
 import socket
+import traceback
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -12,6 +15,7 @@ from django.utils import timezone
 from training.models import TrainingRun
 
 MAX_LOG_CHARS = 200_000
+logger = logging.getLogger(__name__)
 
 
 class RunCancelled(Exception):
@@ -119,3 +123,53 @@ def runs_requeue_stale() -> list[int]:
             _enqueue(run.pk)
             ids.append(run.pk)
     return ids
+
+
+class RunContext:
+    """What a runner uses to report progress (and learn of a cancel) and to log."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+
+    def report(self, *, step: int, total_steps: int, metrics: dict | None = None) -> None:
+        run_report(run_id=self.run_id, step=step, total_steps=total_steps, metrics=metrics)
+
+    def log(self, line: str) -> None:
+        run_log(run_id=self.run_id, line=line)
+
+
+def run_execute(
+    *, run_id: int, worker: str | None = None, runner: Callable | None = None, raise_errors: bool = False
+) -> TrainingRun | None:
+    """Claim the run and train it here, recording how it ended. None when the claim fails (a
+    redelivered message, or a finished run). `runner` defaults to the one registered for the
+    run's kind; the CLI passes its own (with progress bars) and raise_errors=True."""
+    from training.registry import runner_for
+
+    run = run_claim(run_id=run_id, worker=worker)
+    if run is None:
+        return None
+    context = RunContext(run.pk)
+    if run.attempts > 1:
+        context.log(f"resuming (attempt {run.attempts})")
+    try:
+        outcome = (runner or runner_for(run.kind))(run, context)
+    except RunCancelled:
+        return run_finish(run_id=run.pk, status=TrainingRun.Status.CANCELLED)
+    except Exception as error:  # noqa: BLE001 - any failure is recorded on the run, not lost
+        if raise_errors:
+            run_finish(run_id=run.pk, status=TrainingRun.Status.FAILED, error=f"{error}\n{traceback.format_exc()}")
+            raise
+        logger.exception("run %s failed", run.pk)
+        return run_finish(run_id=run.pk, status=TrainingRun.Status.FAILED, error=f"{error}\n{traceback.format_exc()}")
+    except BaseException as error:
+        # Ctrl-C in the CLI ends the run as failed; a worker's own shutdown leaves it to be requeued.
+        if raise_errors:
+            run_finish(run_id=run.pk, status=TrainingRun.Status.FAILED, error=f"interrupted: {error!r}")
+        raise
+    return run_finish(
+        run_id=run.pk,
+        status=TrainingRun.Status.SUCCEEDED,
+        final_metrics=outcome.get("metrics", {}),
+        artifact_path=outcome.get("artifact_path", ""),
+    )

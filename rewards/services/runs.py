@@ -1,14 +1,14 @@
 """Reward-model training runs: create one for a frozen dataset (queued for a worker, or run in
 this process by the CLI)."""
 
+import functools
 import socket
-import traceback
 from typing import Any
 
 from rewards.models import PreferenceDataset
 from rewards.selectors import reward_model_active
 from training.models import TrainingRun
-from training.services import RunCancelled, run_claim, run_create, run_finish, run_log, run_report
+from training.services import run_create, run_execute
 
 DEFAULT_CONFIG = {"save_steps": 50}
 
@@ -44,30 +44,14 @@ def reward_run_create(
                                       created_by=created_by)
 
 
-class _LocalContext:
-    def __init__(self, run_id: int):
-        self.run_id = run_id
-
-    def report(self, *, step: int, total_steps: int, metrics: dict | None = None) -> None:
-        run_report(run_id=self.run_id, step=step, total_steps=total_steps, metrics=metrics)
-
-    def log(self, line: str) -> None:
-        run_log(run_id=self.run_id, line=line)
-
-
 def reward_run_execute_here(*, run: TrainingRun, progress: bool = True) -> TrainingRun:
     """Claim and train a queued run in this process, recording the outcome as a worker would."""
     from rewards.runner import reward_runner
 
-    claimed = run_claim(run_id=run.pk, worker=f"cli@{socket.gethostname()}")
-    if claimed is None:
-        return TrainingRun.objects.get(pk=run.pk)
-    try:
-        outcome = reward_runner(claimed, _LocalContext(run.pk), progress=progress)
-    except RunCancelled:
-        return run_finish(run_id=run.pk, status=TrainingRun.Status.CANCELLED)
-    except BaseException as error:
-        run_finish(run_id=run.pk, status=TrainingRun.Status.FAILED, error=f"{error}\n{traceback.format_exc()}")
-        raise
-    return run_finish(run_id=run.pk, status=TrainingRun.Status.SUCCEEDED, final_metrics=outcome["metrics"],
-                      artifact_path=outcome["artifact_path"])
+    finished = run_execute(
+        run_id=run.pk,
+        worker=f"cli@{socket.gethostname()}",
+        runner=functools.partial(reward_runner, progress=progress),
+        raise_errors=True,
+    )
+    return finished or TrainingRun.objects.get(pk=run.pk)

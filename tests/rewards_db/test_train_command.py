@@ -57,9 +57,9 @@ def test_clear_errors(project, tiny_gpt2_path):
 
 def test_cancel_stops_the_runner_at_its_next_report(project, annotators, tiny_gpt2_path):
     from rewards.runner import reward_runner
-    from rewards.services.runs import _LocalContext, reward_run_create
+    from rewards.services.runs import reward_run_create
     from rewards.services.snapshot import dataset_snapshot
-    from training.services import RunCancelled, run_cancel, run_claim
+    from training.services import RunCancelled, RunContext, run_cancel, run_claim
 
     learnable_project(project, annotators, n_prompts=4)
     dataset = dataset_snapshot(project=project, eval_fraction=0.0)
@@ -68,6 +68,6 @@ def test_cancel_stops_the_runner_at_its_next_report(project, annotators, tiny_gp
     claimed = run_claim(run_id=run.pk)
     run_cancel(run=claimed)
     with pytest.raises(RunCancelled):
-        reward_runner(claimed, _LocalContext(run.pk))
+        reward_runner(claimed, RunContext(run.pk))
     claimed.refresh_from_db()
     assert claimed.step == 10 and not RewardModel.objects.exists()  # stopped at the first report
