@@ -37,7 +37,7 @@ def response_value(text: str, chat: bool) -> str | list[dict[str, str]]:
     return [{"role": "assistant", "content": text}] if chat else text
 
 
-def _live_judgments(project: Project, clean: bool) -> QuerySet[Judgment]:
+def live_judgments(*, project: Project, clean: bool) -> QuerySet[Judgment]:
     """Live judgments; clean: only those the quality filters (or a reviewer) kept, none of a
     banned annotator."""
     live = Judgment.objects.filter(withdrawn_at__isnull=True)
@@ -46,13 +46,13 @@ def _live_judgments(project: Project, clean: bool) -> QuerySet[Judgment]:
     return live
 
 
-def _is_honeypot(task: Task) -> bool:
+def is_honeypot(task: Task) -> bool:
     """Honeypot tasks are synthetic (a degraded sample): never exported as preference data."""
     return isinstance(task.prompt.metadata, dict) and "honeypot" in task.prompt.metadata
 
 
 def _tasks_with_judgments(project: Project, clean: bool = False) -> QuerySet[Task]:
-    live = _live_judgments(project, clean).order_by("pk")
+    live = live_judgments(project=project, clean=clean).order_by("pk")
     return (
         Task.objects.filter(project=project, judgment_count__gt=0)
         .select_related("prompt")
@@ -125,7 +125,7 @@ def export_pairs(*, project: Project, clean: bool = False) -> Iterator[str]:
     the votes for the chosen sample, `weighted_agreement` that over the weight of all votes."""
     chat = project_uses_chat(project=project)
     for task in _tasks_with_judgments(project, clean).iterator(chunk_size=CHUNK):
-        if _is_honeypot(task):
+        if is_honeypot(task):
             continue
         samples = {slot.sample_id: slot.sample for slot in task.slots.all()}
         sample_ids = list(samples)
@@ -191,7 +191,7 @@ def export_rankings(*, project: Project, clean: bool = False) -> Iterator[str]:
     clean: only included judgments; `weight` is the summed weight of the task's judgments."""
     chat = project_uses_chat(project=project)
     for task in _tasks_with_judgments(project, clean).iterator(chunk_size=CHUNK):
-        if _is_honeypot(task) or not task.live_judgments:
+        if is_honeypot(task) or not task.live_judgments:
             continue
         samples = {slot.sample_id: slot.sample for slot in task.slots.all()}
         order, ranks, agreement = consensus_ranking(list(samples), task.live_judgments)
@@ -216,7 +216,7 @@ def export_judgments(*, project: Project, clean: bool = False) -> Iterator[str]:
     """Every judgment, withdrawn ones included, with all its metadata and quality decision;
     samples by external id. clean: only live included judgments of annotators not banned."""
     judgments = (
-        (_live_judgments(project, clean) if clean else Judgment.objects).filter(task__project=project)
+        (live_judgments(project=project, clean=clean) if clean else Judgment.objects).filter(task__project=project)
         .select_related("task__prompt", "annotator")
         .prefetch_related(Prefetch("task__slots", queryset=TaskSample.objects.select_related("sample")))
         .order_by("pk")

@@ -18,11 +18,6 @@ from labeling.quality.selectors import annotator_status_of
 MAX_TRIES = 8
 
 
-def open_lease_count(*, task: Task, now=None) -> int:
-    now = now or timezone.now()
-    return Assignment.objects.filter(task=task, status=Assignment.Status.OPEN, lease_expires_at__gt=now).count()
-
-
 def _current_assignment(project: Project, annotator: AbstractBaseUser, now) -> Assignment | None:
     """An unexpired open lease the annotator already holds (a reload or double click resumes it)."""
     return (

@@ -12,10 +12,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch
 
 from labeling.models import Judgment, Project, Prompt, Task, TaskSample
-from labeling.selectors import judgment_ranks, pair_votes
+from labeling.selectors import is_honeypot, judgment_ranks, live_judgments, pair_votes
 from rewards.models import PreferenceDataset
 
 FILE_NAME = "elements.jsonl"
@@ -36,19 +36,6 @@ def messages_text(messages: list[dict[str, str]]) -> str:
 def prompt_text(prompt: Prompt) -> str:
     """The prompt as the reward model reads it (training, scoring and prioritising alike)."""
     return messages_text(prompt.messages) if prompt.messages else prompt.text
-
-
-def judgment_quality_fields() -> set[str]:
-    """Which optional quality fields (`included`, `weight`) the Judgment model has."""
-    return {f.name for f in Judgment._meta.get_fields()} & {"included", "weight"}
-
-
-def clean_judgments() -> QuerySet[Judgment]:
-    """Live judgments (not withdrawn), minus those the quality filters excluded."""
-    live = Judgment.objects.filter(withdrawn_at__isnull=True)
-    if "included" in judgment_quality_fields():
-        live = live.filter(included=True)
-    return live.order_by("pk")
 
 
 def in_heldout(prompt_id: int, seed: int, eval_fraction: float) -> bool:
@@ -95,31 +82,27 @@ def _ranking_record(judgment: Judgment, ids: list[int], texts: dict[int, str], v
             "agreements": agreements}
 
 
-def _weight(judgment: Judgment, fields: set[str]) -> float:
-    weight = getattr(judgment, "weight", None) if "weight" in fields else None
-    return 1.0 if weight is None else float(weight)
-
-
 def _records(project: Project, seed: int, eval_fraction: float, counts: _Counts, used: list[int]):
-    fields = judgment_quality_fields()
     tasks = (
         Task.objects.filter(project=project, judgment_count__gt=0)
         .select_related("prompt")
         .prefetch_related(
             Prefetch("slots", queryset=TaskSample.objects.select_related("sample").order_by("position")),
-            Prefetch("judgments", queryset=clean_judgments(), to_attr="clean_judgments"),
+            # The same clean judgments as the export's ?clean=1: included, none of a banned annotator.
+            Prefetch("judgments", queryset=live_judgments(project=project, clean=True).order_by("pk"),
+                     to_attr="clean_judgments"),
         )
         .order_by("pk")
     )
     for task in tasks.iterator(chunk_size=500):
         ids = [slot.sample_id for slot in task.slots.all()]
         texts = {slot.sample_id: slot.sample.text for slot in task.slots.all()}
-        if len(ids) < 2 or not task.clean_judgments:
+        if len(ids) < 2 or not task.clean_judgments or is_honeypot(task):
             continue
         votes = pair_votes(ids, task.clean_judgments)
         split = HELDOUT if in_heldout(task.prompt_id, seed, eval_fraction) else TRAIN
         for judgment in task.clean_judgments:
-            weight = _weight(judgment, fields)
+            weight = float(judgment.weight)
             if weight <= 0:
                 counts.add("dropped_zero_weight")
                 continue
