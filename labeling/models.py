@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from labeling.quality.config import validate_quality_config
+
 
 class Project(models.Model):
     class Kind(models.TextChoices):
@@ -34,6 +36,7 @@ class Project(models.Model):
         default=dict,
         blank=True,
         help_text="Quality-filter settings merged over the defaults in labeling/quality/config.py.",
+        validators=[validate_quality_config],
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -5,7 +5,10 @@ sets {"filters": {"length_bias": false}} keeps every other filter on."""
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 FILTERS = ("too_fast", "gold", "reliability", "agreement", "position_bias", "length_bias")
+HONEYPOT_KINDS = ("truncate", "off_topic", "shuffle")
 
 DEFAULTS: dict[str, Any] = {
     # Which filters may exclude judgments (banned annotators are always excluded).
@@ -16,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "too_fast_share": 0.3,  # an annotator with at least this share of too-fast judgments is flagged
     # Gold: share of served tasks that are gold (admin gold and honeypots), honeypot kinds made.
     "gold_rate": 0.1,
-    "honeypot_kinds": ["truncate", "off_topic", "shuffle"],
+    "honeypot_kinds": list(HONEYPOT_KINDS),
     "honeypot_judgments_wanted": 1000,  # each annotator sees a honeypot at most once
     "gold_min_n": 5,  # judge gold accuracy only on at least this many gold judgments
     "gold_min_accuracy": 0.7,  # flagged when the upper end of the Wilson interval is below
@@ -33,9 +36,71 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# key -> (type, lowest, highest); None = unbounded on that side.
+_NUMBERS: dict[str, tuple[type, float | None, float | None]] = {
+    "floor_seconds": (float, 0, None),
+    "max_words_per_second": (float, 0.1, None),
+    "too_fast_share": (float, 0, 1),
+    "gold_rate": (float, 0, 0.9),
+    "honeypot_judgments_wanted": (int, 0, None),
+    "gold_min_n": (int, 1, None),
+    "gold_min_accuracy": (float, 0, 1),
+    "min_labels": (int, 1, None),
+    "min_informativeness": (float, -1, 1),
+    "min_loo_agreement": (float, 0, 1),
+    "min_overlap": (int, 2, None),
+    "bias_alpha": (float, 1e-9, 0.5),
+    "min_bias_effect": (float, 0, 0.5),
+    "recompute_every": (int, 0, None),
+}
+
+
+def config_errors(value: object) -> list[str]:
+    """What is wrong with a project's `quality_config`, one message per problem (empty: valid)."""
+    if not isinstance(value, dict):
+        return [f"must be a JSON object, not {type(value).__name__}"]
+    errors = []
+    for key, item in value.items():
+        if key not in DEFAULTS:
+            errors.append(f"unknown key {key!r}; known keys: {', '.join(DEFAULTS)}")
+        elif key == "filters":
+            if not isinstance(item, dict):
+                errors.append(f"filters must be an object of {{filter: true|false}} for {', '.join(FILTERS)}")
+                continue
+            errors += [f"filters: unknown filter {name!r}; known: {', '.join(FILTERS)}"
+                       for name in item if name not in FILTERS]
+            errors += [f"filters.{name} must be true or false" for name, on in item.items()
+                       if name in FILTERS and not isinstance(on, bool)]
+        elif key == "honeypot_kinds":
+            if not isinstance(item, list) or any(kind not in HONEYPOT_KINDS for kind in item):
+                errors.append(f"honeypot_kinds must be a list drawn from {', '.join(HONEYPOT_KINDS)}")
+        else:
+            errors += _number_errors(key, item)
+    return errors
+
+
+def _number_errors(key: str, item: object) -> list[str]:
+    kind, low, high = _NUMBERS[key]
+    is_number = isinstance(item, (int, float)) and not isinstance(item, bool)
+    if not is_number or (kind is int and isinstance(item, float) and not item.is_integer()):
+        return [f"{key} must be {'a whole number' if kind is int else 'a number'}, not {item!r}"]
+    if (low is not None and item < low) or (high is not None and item > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        return [f"{key} must be {bounds}, not {item!r}"]
+    return []
+
+
+def validate_quality_config(value: object) -> None:
+    """Model-field validator: every problem at once, each naming the key and what it accepts."""
+    errors = config_errors(value)
+    if errors:
+        raise ValidationError(errors)
+
+
 def quality_config(project: Any) -> dict[str, Any]:
-    """The project's effective settings (a fresh dict)."""
-    own = project.quality_config if isinstance(project.quality_config, dict) else {}
+    """The project's effective settings (a fresh dict). A stored config that fails validation
+    (written around the model's validator) is ignored as a whole rather than half-applied."""
+    own = project.quality_config if not config_errors(project.quality_config) else {}
     merged = {key: own.get(key, value) for key, value in DEFAULTS.items()}
     filters = dict(DEFAULTS["filters"])
     if isinstance(own.get("filters"), dict):

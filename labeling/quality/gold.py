@@ -14,10 +14,10 @@ from typing import Any
 from django.db import transaction
 
 from labeling.models import Project, Prompt, Sample, Task, TaskSample
-from labeling.quality.config import quality_config
+from labeling.quality.config import HONEYPOT_KINDS, quality_config
 from labeling.quality.honeypots import pick_other_prompt_sample, shuffle_sentences, truncate_mid_sentence
 
-KINDS = ("truncate", "off_topic", "shuffle")
+KINDS = HONEYPOT_KINDS
 
 
 def is_honeypot_prompt(prompt: Prompt) -> bool:
