@@ -7,6 +7,8 @@ Side by side: a naive loop (tokenize each batch, pad to the longest, chosen and 
 forwards, dropout on) in fp32 and with bf16 autocast, and our trainer (pre-tokenized,
 length-bucketed dynamic padding, chosen+rejected in one forward, frozen base in bf16). The naive
 bf16 loop and ours each train one epoch, then both are scored on the same held-out pairs.
+Last, the compute ceiling (bench/roofline.py): the FLOPs of our epoch at its real padded batch
+shapes over this machine's measured bf16 GEMM speed (`--roofline-only` prints just that).
 """
 
 from __future__ import annotations
@@ -67,6 +69,34 @@ def naive_accuracy(model, tok, elements, bf16: bool) -> float:
     return correct / len(elements)
 
 
+def ceiling(train, base: str, cfg) -> dict:
+    """The roofline for our epoch: the trainer's own batches (same seed, buckets, padding)."""
+    from roofline import training_ceiling
+    from transformers import AutoConfig, AutoTokenizer
+
+    from rewards.engine.data import drop_ties
+    from rewards.engine.tokenize import bucketed_batches, encode_elements
+
+    elements = drop_ties(train)
+    encoded = encode_elements(elements, AutoTokenizer.from_pretrained(base), max_length=cfg.max_length,
+                              is_decoder=False, max_prompt_fraction=cfg.max_prompt_fraction)
+    order = bucketed_batches([e.cost for e in encoded], cfg.batch_size, seed=cfg.seed, epoch=0,
+                             multiplier=cfg.length_bucket_multiplier)
+    shapes = [(sum(len(encoded[i].seqs) for i in b), max(encoded[i].length for i in b)) for b in order]
+    return training_ceiling(shapes, len(elements), AutoConfig.from_pretrained(base))
+
+
+def print_ceiling(c: dict, ours: float | None) -> None:
+    print(f"\ncompute ceiling: {c['gflop_per_pair']:.1f} GFLOP per pair (mean step {c['rows_per_step']} tokens); "
+          f"this machine's GEMM at those shapes: bf16 {c['bf16_gemm_gflops']:.0f} GFLOP/s, "
+          f"fp32 {c['fp32_gemm_gflops']:.0f} GFLOP/s (2 threads)")
+    print(f"ceiling bf16 {c['ceiling_bf16_pairs_s']:.1f} pairs/s, fp32 {c['ceiling_fp32_pairs_s']:.1f} pairs/s; "
+          f"40 pairs/s would need {40 * c['gflop_per_pair']:.0f} GFLOP/s sustained", end="")
+    if ours:
+        print(f"; ours reaches {ours / c['ceiling_bf16_pairs_s']:.0%} of the bf16 ceiling", end="")
+    print()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--naive-fp32-steps", type=int, default=10, help="fp32 naive loop: steps timed (no accuracy).")
@@ -74,6 +104,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--skip-naive-bf16", action="store_true")
     ap.add_argument("--pooling", default="auto", help="ours: auto (= [CLS], as the naive loop) or mean.")
+    ap.add_argument("--roofline-only", action="store_true", help="Only print the compute ceiling (seconds).")
     args = ap.parse_args()
     quiet_transformers()
     from training.torch_setup import set_torch_threads
@@ -86,6 +117,13 @@ def main() -> None:
     if args.max_train_pairs:
         train = train[: args.max_train_pairs]
     print(f"train {len(train)} pairs, held-out {len(held)} pairs; load average at start {load_avg()}", flush=True)
+    cfg = RewardConfig(base_model=base, target_modules=["query", "value"], lora_r=8, lora_alpha=16, max_length=256,
+                       batch_size=16, threads=2, precision="bf16", learning_rate=args.lr, num_epochs=1,
+                       warmup_ratio=0.0, reference_samples=16, logging_steps=10**6,
+                       pooling=args.pooling)
+    if args.roofline_only:
+        print_ceiling(ceiling(train, base, cfg), None)
+        return
     rows = []
     _, _, n, s = naive_train(train, base, steps=args.naive_fp32_steps, bf16=False, batch_size=16, lr=args.lr, seed=0)
     naive32 = n / s
@@ -97,10 +135,6 @@ def main() -> None:
         naive16, acc16 = n / s, naive_accuracy(model, tok, held, bf16=True)
         rows.append(["naive bf16 autocast", f"{naive16:.2f}", f"{acc16:.4f}", f"1 epoch, {n} pairs, {s:.0f}s"])
         print(rows[-1], flush=True)
-    cfg = RewardConfig(base_model=base, target_modules=["query", "value"], lora_r=8, lora_alpha=16, max_length=256,
-                       batch_size=16, threads=2, precision="bf16", learning_rate=args.lr, num_epochs=1,
-                       warmup_ratio=0.0, reference_samples=16, logging_steps=10**6,
-                       pooling=args.pooling)
     with Timer() as wall:
         result = train_reward_model(cfg, train, held, progress=True, save=False)
     ours = len(train) / result.train_seconds
@@ -111,6 +145,7 @@ def main() -> None:
     print(f"\nratio ours / naive fp32 = {ours / naive32:.2f}x", end="")
     if naive16:
         print(f"; ours / naive bf16 = {ours / naive16:.2f}x; accuracy ours - naive bf16 = {acc - acc16:+.4f}", end="")
+    print_ceiling(ceiling(train, base, cfg), ours)
     print(f"\nload average at end {load_avg()} (2 cores; other processes on the machine slow every row)")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
-from rewards.engine import RewardConfig, drop_ties, train_reward_model
+from rewards.engine import RewardConfig, planned_steps, train_reward_model
 from rewards.engine.checkpoint import list_checkpoints
 from rewards.models import PreferenceDataset
 from rewards.services.registry import reward_model_register
@@ -46,13 +46,6 @@ def reward_config_for_run(run) -> tuple[RewardConfig, int]:
     return RewardConfig.from_dict(values), max(1, window)
 
 
-def planned_steps(config: RewardConfig, train: list) -> int:
-    """Optimizer steps the engine will take (its formula; it does not report the total)."""
-    n = len(drop_ties(train)) if config.ties == "drop" else len(train)
-    per_epoch = math.ceil(n / config.batch_size)
-    return config.max_steps or max(1, math.ceil(config.num_epochs * per_epoch / config.grad_accum_steps))
-
-
 class Reporter:
     """on_log hook: metrics averaged over each window of steps; a bare heartbeat in between,
     at most every `heartbeat_s` seconds. context.report raises RunCancelled on a cancel."""
@@ -78,7 +71,7 @@ class Reporter:
     def _average(self) -> dict[str, float]:
         out = {}
         for key in self.rows[0]:
-            if key == "step":
+            if key in ("step", "total_steps"):
                 continue
             values = [r[key] for r in self.rows if isinstance(r.get(key), int | float) and not math.isnan(r[key])]
             if key in ("lr", "elements_per_second"):

@@ -27,13 +27,14 @@ from .model import (
     save_reward_model,
 )
 from .tokenize import Batch, EncodedElement, bucketed_batches, collate, encode_elements
-from .trainer import TrainResult, train_reward_model
+from .trainer import TrainResult, planned_steps, train_reward_model
 
 __all__ = [
     "Batch", "Comparison", "DataError", "Element", "EncodedElement", "RewardConfig", "RewardModel",
     "TrainResult", "bucketed_batches", "build_reward_model", "collate", "compute_metrics",
     "default_target_modules", "drop_ties", "encode_elements", "evaluate_reward_model",
-    "expected_calibration_error", "forward_rewards", "load_reward_model", "pair_element", "preference_loss",
+    "expected_calibration_error", "forward_rewards", "load_reward_model", "pair_element", "planned_steps",
+    "preference_loss",
     "ranking_element", "read_elements", "record_to_element", "save_reward_model", "score_encoded",
     "score_texts", "split_by_prompt", "split_shared_prefix", "train_reward_model",
 ]

@@ -33,9 +33,10 @@ class RewardConfig:
         None, "Modules trained in full and saved with the adapter. None = the score head (+ pooler on encoders)."
     )
     pooling: str = _f(
-        "auto", "Which hidden state the reward head reads: 'auto' (the architecture's own: [CLS] via the pooler on"
-        " encoders, the last real token on decoders), 'cls', 'last', or 'mean' (mask-weighted mean of the last"
-        " hidden layer; suits sentence-embedding encoders such as all-MiniLM-L6-v2, which were trained mean-pooled)."
+        "auto", "Which hidden state the reward head reads: 'cls' ([CLS] through the encoder's pooler), 'last' (the"
+        " last real token; decoders), 'mean' (mask-weighted mean of the last hidden layer), or 'auto': 'last' on"
+        " decoders; on encoders the pooling a sentence-transformers base declares (mean for all-MiniLM-L6-v2,"
+        " which was trained mean-pooled), else 'cls'. Training saves the resolved value with the adapter."
     )
     # Data
     max_length: int = _f(

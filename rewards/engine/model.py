@@ -119,13 +119,16 @@ def build_reward_model(config: RewardConfig) -> tuple[PeftModel, Any]:
     base, tokenizer = load_base(config.base_model, attn_implementation=config.attn_implementation,
                                 device=config.device)
     targets = config.target_modules or default_target_modules(base.config.model_type)
+    pooling = config.pooling
+    if pooling == "auto":
+        pooling = default_pooling(config.base_model, is_decoder_model(base))
     lora = LoraConfig(
         task_type="SEQ_CLS",
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=targets,
-        modules_to_save=config.modules_to_save or default_modules_to_save(base, config.pooling),
+        modules_to_save=config.modules_to_save or default_modules_to_save(base, pooling),
         fan_in_fan_out=base.config.model_type == "gpt2",
     )
     model = get_peft_model(base, lora)
@@ -140,6 +143,39 @@ def cast_frozen_to_bf16(model: torch.nn.Module) -> int:
             p.data = p.data.to(torch.bfloat16)
             n += 1
     return n
+
+
+def sentence_transformers_pooling(base_model: str) -> str | None:
+    """'mean' or 'cls' when ``base_model`` is a sentence-transformers model (its modules.json names a
+    Pooling module), else None. Such encoders were trained with that pooling, not the BERT pooler."""
+    from transformers.utils import cached_file
+
+    def read(name: str) -> Any:
+        try:
+            path = cached_file(base_model, name, _raise_exceptions_for_missing_entries=False,
+                               _raise_exceptions_for_connection_errors=False)
+            return json.loads(Path(path).read_text()) if path else None
+        except (OSError, ValueError):
+            return None
+
+    modules = read("modules.json")
+    for module in modules if isinstance(modules, list) else []:
+        if isinstance(module, dict) and str(module.get("type", "")).endswith("Pooling"):
+            settings = read(f"{module.get('path', '')}/config.json") or {}
+            if settings.get("pooling_mode_mean_tokens"):
+                return "mean"
+            if settings.get("pooling_mode_cls_token"):
+                return "cls"
+    return None
+
+
+def default_pooling(base_model: str, is_decoder: bool) -> str:
+    """What ``pooling='auto'`` trains with: the last real token on decoders; on encoders the
+    sentence-transformers pooling when the base declares one (e.g. mean for all-MiniLM-L6-v2),
+    else [CLS] through the model's pooler."""
+    if is_decoder:
+        return "last"
+    return sentence_transformers_pooling(base_model) or "cls"
 
 
 def resolve_pooling(pooling: str, is_decoder: bool) -> str:

@@ -7,6 +7,7 @@ Resuming recomputes the same batch order from (seed, epoch) and skips what was d
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
@@ -25,7 +26,14 @@ from .config import RewardConfig
 from .data import Element, drop_ties
 from .evaluate import compute_metrics, reward_offset, score_encoded
 from .loss import preference_loss
-from .model import build_reward_model, cast_frozen_to_bf16, forward_rewards, is_decoder_model, save_reward_model
+from .model import (
+    build_reward_model,
+    cast_frozen_to_bf16,
+    default_pooling,
+    forward_rewards,
+    is_decoder_model,
+    save_reward_model,
+)
 from .tokenize import EncodedElement, bucketed_batches, collate, encode_elements
 
 
@@ -48,6 +56,13 @@ def data_fingerprint(encoded: list[EncodedElement]) -> str:
             h.update(str(s).encode())
         h.update(str((e.winner, e.loser, e.weight, e.margin, e.tie)).encode())
     return h.hexdigest()[:16]
+
+
+def planned_steps(config: RewardConfig, train_elements: list[Element]) -> int:
+    """Optimizer steps a run of ``config`` on ``train_elements`` takes (ties dropped if configured)."""
+    n = len(drop_ties(train_elements)) if config.ties == "drop" else len(train_elements)
+    per_epoch = math.ceil(n / config.batch_size)
+    return config.max_steps or max(1, math.ceil(config.num_epochs * per_epoch / config.grad_accum_steps))
 
 
 def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -76,9 +91,12 @@ def train_reward_model(
     adapter to ``config.output_dir`` (if ``save``). ``resume`` continues from the newest
     checkpoint there. ``stop_at_step`` stops after that step, as an interruption would."""
     device, precision = setup_torch(config.threads, config.device, config.precision)
+    total_steps = planned_steps(config, train_elements)
     if model is None:
         model, tokenizer = build_reward_model(config)
     is_decoder = is_decoder_model(model)
+    if config.pooling == "auto":  # saved resolved, so a later change of the default cannot reinterpret it
+        config = dataclasses.replace(config, pooling=default_pooling(config.base_model, is_decoder))
     if config.ties == "drop":
         train_elements = drop_ties(train_elements)
         eval_elements = drop_ties(eval_elements) if eval_elements else eval_elements
@@ -92,7 +110,6 @@ def train_reward_model(
     costs = [e.cost for e in encoded]
 
     per_epoch = math.ceil(len(encoded) / config.batch_size)
-    total_steps = config.max_steps or max(1, math.ceil(config.num_epochs * per_epoch / config.grad_accum_steps))
     params = [p for p in model.parameters() if p.requires_grad]
     assert params, "the optimizer has no trainable parameters (LoRA/head frozen?)"
     if precision == "bf16" and config.bf16_base_weights:
@@ -158,7 +175,7 @@ def train_reward_model(
         done = step + 1
         if done % config.logging_steps == 0 or done == total_steps:
             row = {k: sum(m[k] for m in window) / len(window) for k in window[0]}
-            row.update(step=done, lr=scheduler.get_last_lr()[0], grad_norm=float(grad_norm),
+            row.update(step=done, total_steps=total_steps, lr=scheduler.get_last_lr()[0], grad_norm=float(grad_norm),
                        elements_per_second=n_elements_done / (time.perf_counter() - t0))
             history.append(row)
             window.clear()

@@ -118,3 +118,23 @@ def test_pooling_validation(tiny_gpt2):
     with torch.no_grad():
         r = forward_rewards(model, torch.tensor([[10, 11]]), torch.ones(1, 2, dtype=torch.long), pooling="mean")
     assert r.shape == (1,)
+
+
+def test_auto_pooling_follows_a_sentence_transformers_base_and_is_saved_resolved(tiny_bert, tmp_path):
+    import json
+    import shutil
+
+    st_base = tmp_path / "st-bert"
+    shutil.copytree(tiny_bert, st_base)
+    (st_base / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]))
+    (st_base / "1_Pooling").mkdir()
+    (st_base / "1_Pooling" / "config.json").write_text(json.dumps({"pooling_mode_mean_tokens": True}))
+    for base, expected in ((str(st_base), "mean"), (tiny_bert, "cls")):
+        out = tmp_path / f"out-{expected}"
+        train_reward_model(_cfg(base, out, max_steps=1), toy_elements(8), progress=False)
+        assert load_reward_model(out).pooling == expected
+        saved = json.loads((out / "adapter_config.json").read_text())["modules_to_save"]
+        assert ("pooler" in saved) == (expected == "cls")  # the pooler is trained only when read
