@@ -38,6 +38,11 @@ class RewardConfig:
         " decoders; on encoders the pooling a sentence-transformers base declares (mean for all-MiniLM-L6-v2,"
         " which was trained mean-pooled), else 'cls'. Training saves the resolved value with the adapter."
     )
+    init_adapter: str = _f(
+        "", "A saved reward-model folder to continue from (its LoRA weights and score head) instead of a fresh"
+        " adapter, e.g. to fine-tune the active model on new labels. Its LoRA settings and pooling are kept;"
+        " base_model must be the base it was trained on."
+    )
     # Data
     max_length: int = _f(
         256, "Maximum tokens per sequence: the prompt is cut from the left, the response from the right."

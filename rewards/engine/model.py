@@ -113,11 +113,29 @@ def default_modules_to_save(model: PreTrainedModel, pooling: str = "auto") -> li
     return names
 
 
+def init_adapter_meta(config: RewardConfig) -> dict[str, Any]:
+    """reward_config.json of ``config.init_adapter``, checked against the config (ValueError)."""
+    meta = read_meta(config.init_adapter)
+    if meta.get("base_model") and meta["base_model"] != config.base_model:
+        raise ValueError(f"init_adapter {config.init_adapter} was trained on base {meta['base_model']!r}, "
+                         f"not {config.base_model!r}; pass that base model")
+    saved = meta.get("pooling", "auto")
+    if config.pooling not in ("auto", saved):
+        raise ValueError(f"init_adapter {config.init_adapter} reads the reward with pooling {saved!r}, "
+                         f"not {config.pooling!r}; leave pooling at auto")
+    return meta
+
+
 def build_reward_model(config: RewardConfig) -> tuple[PeftModel, Any]:
-    """Load ``config.base_model`` and wrap it with a fresh LoRA adapter and trainable head."""
+    """Load ``config.base_model`` and wrap it with a fresh LoRA adapter and trainable head, or with
+    the trainable adapter and head saved in ``config.init_adapter``."""
     torch.manual_seed(config.seed)
+    if config.init_adapter:
+        init_adapter_meta(config)  # fail on a mismatch before loading anything
     base, tokenizer = load_base(config.base_model, attn_implementation=config.attn_implementation,
                                 device=config.device)
+    if config.init_adapter:
+        return PeftModel.from_pretrained(base, config.init_adapter, is_trainable=True), tokenizer
     targets = config.target_modules or default_target_modules(base.config.model_type)
     pooling = config.pooling
     if pooling == "auto":

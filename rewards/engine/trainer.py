@@ -31,6 +31,7 @@ from .model import (
     cast_frozen_to_bf16,
     default_pooling,
     forward_rewards,
+    init_adapter_meta,
     is_decoder_model,
     save_reward_model,
 )
@@ -96,7 +97,9 @@ def train_reward_model(
         model, tokenizer = build_reward_model(config)
     is_decoder = is_decoder_model(model)
     if config.pooling == "auto":  # saved resolved, so a later change of the default cannot reinterpret it
-        config = dataclasses.replace(config, pooling=default_pooling(config.base_model, is_decoder))
+        pooling = (init_adapter_meta(config).get("pooling", "auto") if config.init_adapter
+                   else default_pooling(config.base_model, is_decoder))
+        config = dataclasses.replace(config, pooling=pooling)
     if config.ties == "drop":
         train_elements = drop_ties(train_elements)
         eval_elements = drop_ties(eval_elements) if eval_elements else eval_elements

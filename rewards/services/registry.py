@@ -78,6 +78,12 @@ def reward_model_deactivate(*, model: RewardModel, by: str = "admin", reason: st
     return model
 
 
+def _parent(run: TrainingRun) -> RewardModel | None:
+    """The model a run fine-tuned (its adapter was the starting point), if any."""
+    parent_id = (run.inputs or {}).get("fine_tuned_from")
+    return RewardModel.objects.filter(pk=parent_id).first() if parent_id else None
+
+
 def reward_model_register(
     *,
     run: TrainingRun,
@@ -108,7 +114,7 @@ def reward_model_register(
                   "accuracy": accuracy, "activated": activate}
     model = RewardModel.objects.create(
         name=name or f"{dataset.project.slug} run {run.pk}", project=dataset.project, base_model=base_model,
-        adapter_path=adapter_path, run=run, dataset=dataset, parent=active,
+        adapter_path=adapter_path, run=run, dataset=dataset, parent=_parent(run) or active,
         metrics={**metrics, "comparison": comparison}, heldout_accuracy=accuracy, offset=offset,
     )
     if activate:

@@ -5,7 +5,7 @@ import functools
 import socket
 from typing import Any
 
-from rewards.models import PreferenceDataset
+from rewards.models import PreferenceDataset, RewardModel
 from rewards.selectors import reward_model_active
 from training.models import TrainingRun
 from training.services import run_create, run_execute
@@ -30,14 +30,25 @@ def reward_run_config(*, base_model: str, config: dict[str, Any] | None = None) 
 
 
 def reward_run_create(
-    *, dataset: PreferenceDataset, base_model: str, config: dict[str, Any] | None = None,
-    created_by=None, enqueue: bool = True,
+    *, dataset: PreferenceDataset, base_model: str = "", config: dict[str, Any] | None = None,
+    created_by=None, enqueue: bool = True, fine_tune_from: RewardModel | None = None,
 ) -> TrainingRun:
-    """A reward run on this dataset; sent to the `gpu` queue unless enqueue is False."""
+    """A reward run on this dataset; sent to the `gpu` queue unless enqueue is False. With
+    ``fine_tune_from`` the run continues that model's adapter (same base) and records it as parent."""
+    config = dict(config or {})
+    if fine_tune_from is not None:
+        if base_model and base_model != fine_tune_from.base_model:
+            raise RunConfigError(f"reward model {fine_tune_from.pk} was trained on {fine_tune_from.base_model!r}, "
+                                 f"not {base_model!r}; leave the base model out to use its own")
+        base_model = fine_tune_from.base_model
+        config["init_adapter"] = fine_tune_from.adapter_path
+    if not base_model:
+        raise RunConfigError("a base model is needed (or a reward model to fine-tune)")
     values = reward_run_config(base_model=base_model, config=config)
     active = reward_model_active(project=dataset.project)
     inputs = {"dataset": dataset.pk, "dataset_hash": dataset.content_hash, "project": dataset.project.slug,
-              "active_model": active.pk if active else None}
+              "active_model": active.pk if active else None,
+              "fine_tuned_from": fine_tune_from.pk if fine_tune_from else None}
     if enqueue:
         return run_create(kind=TrainingRun.Kind.REWARD, config=values, inputs=inputs, created_by=created_by)
     return TrainingRun.objects.create(kind=TrainingRun.Kind.REWARD, config=values, inputs=inputs,

@@ -138,3 +138,41 @@ def test_auto_pooling_follows_a_sentence_transformers_base_and_is_saved_resolved
         assert load_reward_model(out).pooling == expected
         saved = json.loads((out / "adapter_config.json").read_text())["modules_to_save"]
         assert ("pooler" in saved) == (expected == "cls")  # the pooler is trained only when read
+
+
+def _lora_state(model) -> dict[str, torch.Tensor]:
+    return {n.split("base_model.model.")[-1]: p.detach().clone() for n, p in model.named_parameters()
+            if p.requires_grad}
+
+
+def test_init_adapter_continues_a_saved_model(tiny_bert, tmp_path):
+    import json
+
+    import pytest
+
+    first = tmp_path / "first"
+    cfg = _cfg(tiny_bert, first, max_steps=3, learning_rate=1e-2, pooling="mean")
+    train_reward_model(cfg, toy_elements(12), progress=False)
+    saved = _lora_state(build_reward_model(_cfg(tiny_bert, init_adapter=str(first)))[0])
+    assert any("lora_A" in n for n in saved) and any("classifier" in n for n in saved)
+    assert any(not torch.all(v == 0) for n, v in saved.items() if "lora_B" in n)  # the trained update
+    on_disk = {n.split("base_model.model.")[-1]: p for n, p in load_reward_model(first).model.named_parameters()}
+    for name, value in saved.items():
+        assert torch.equal(value, on_disk[name].float())  # starts exactly where the first run stopped
+
+    second = tmp_path / "second"
+    result = train_reward_model(_cfg(tiny_bert, second, max_steps=3, learning_rate=1e-2, init_adapter=str(first)),
+                                toy_elements(12), progress=False)
+    assert result.steps == 3
+    continued = _lora_state(build_reward_model(_cfg(tiny_bert, init_adapter=str(second)))[0])
+    assert continued.keys() == saved.keys()
+    assert any(not torch.equal(continued[n], saved[n]) for n in saved)  # it trained on
+    assert json.loads((second / "reward_config.json").read_text())["pooling"] == "mean"  # kept from the first
+    still = _lora_state(build_reward_model(_cfg(tiny_bert, init_adapter=str(first)))[0])
+    assert all(torch.equal(still[n], saved[n]) for n in saved)  # the first model's folder is untouched
+
+    with pytest.raises(ValueError, match="was trained on base"):
+        build_reward_model(_cfg(tiny_bert + "-other", init_adapter=str(first)))
+    with pytest.raises(ValueError, match="pooling 'mean', not 'cls'"):
+        train_reward_model(_cfg(tiny_bert, tmp_path / "x", max_steps=1, pooling="cls", init_adapter=str(first)),
+                           toy_elements(4), progress=False)

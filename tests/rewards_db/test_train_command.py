@@ -32,6 +32,14 @@ def test_project_mode_trains_here_registers_and_compares(project, annotators, ti
     assert second.parent == first and comparison["active_model"] == first.pk
     assert isinstance(comparison["active_accuracy"], float)
     assert second.is_active == (comparison["accuracy"] > comparison["active_accuracy"])
+    # fine-tuning the active model: no base model given, its adapter is the start and the parent
+    active = RewardModel.objects.get(is_active=True)
+    call_command("train_reward", "--project", project.slug, "--from-active", "--eval-fraction", "0.4",
+                 "--seed", "2", *ARGS)
+    third = RewardModel.objects.exclude(pk__in=[first.pk, second.pk]).get()
+    assert third.parent == active and third.base_model == active.base_model
+    assert third.run.config["init_adapter"] == active.adapter_path
+    assert third.run.inputs["fine_tuned_from"] == active.pk
 
 
 def test_queue_mode_enqueues(project, annotators, tiny_gpt2_path, monkeypatch, django_capture_on_commit_callbacks):
@@ -51,6 +59,10 @@ def test_clear_errors(project, tiny_gpt2_path):
         call_command("train_reward", "--project", "nope", "--base-model", tiny_gpt2_path)
     with pytest.raises(CommandError, match="no usable judgments"):
         call_command("train_reward", "--project", project.slug, "--base-model", tiny_gpt2_path)
+    with pytest.raises(CommandError, match="has no active reward model to fine-tune"):
+        call_command("train_reward", "--project", project.slug, "--from-active")
+    with pytest.raises(CommandError, match="--base-model is required"):
+        call_command("train_reward", "--project", project.slug)
     with pytest.raises(CommandError, match="--out is required"):
         call_command("train_reward", "--pairs", "x.jsonl", "--base-model", tiny_gpt2_path)
 

@@ -67,7 +67,11 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--pairs", help="JSONL (.gz allowed) of {prompt?, chosen, rejected} or rankings.")
         source.add_argument("--project", help="Train from a labeling project's clean labels (database mode).")
-        parser.add_argument("--base-model", required=True, help="Local path or hub id of the base model.")
+        parser.add_argument("--base-model", help="Local path or hub id of the base model (required unless"
+                            " --from-active, which uses the active model's own base).")
+        parser.add_argument("--from-active", action="store_true",
+                            help="With --project: fine-tune the project's active reward model (its adapter and head)"
+                            " on the new labels instead of starting a fresh adapter; it becomes the parent.")
         parser.add_argument("--out", help="Output folder for the adapter and checkpoints (required with --pairs).")
         parser.add_argument("--queue", action="store_true",
                             help="With --project: send the run to a worker instead of training here.")
@@ -112,9 +116,19 @@ class Command(BaseCommand):
 
     def handle_project(self, options: dict[str, Any]) -> None:
         """Snapshot, create a TrainingRun, then queue it or train it here."""
+        from labeling.models import Project
         from rewards.models import RewardModel
+        from rewards.selectors import reward_model_active
         from rewards.services.runs import RunConfigError, reward_run_create, reward_run_execute_here
 
+        parent = None
+        if options["from_active"]:
+            project = Project.objects.filter(slug=options["project"]).first()
+            parent = reward_model_active(project=project) if project else None
+            if project is not None and parent is None:
+                raise CommandError(f"project {options['project']!r} has no active reward model to fine-tune")
+        elif not options.get("base_model"):
+            raise CommandError("--base-model is required (or --from-active)")
         if options.get("out"):
             self.stderr.write("--out is ignored with --project: runs write to ARTIFACT_DIR/runs/<run id>")
         dataset = self.snapshot_project(options["project"], options)
@@ -122,8 +136,8 @@ class Command(BaseCommand):
         config = {f.name: options[f.name] for f in dataclasses.fields(RewardConfig)
                   if options.get(f.name) is not None and f.name not in _SPECIAL}
         try:
-            run = reward_run_create(dataset=dataset, base_model=options["base_model"], config=config,
-                                    enqueue=options["queue"])
+            run = reward_run_create(dataset=dataset, base_model=options.get("base_model") or "", config=config,
+                                    enqueue=options["queue"], fine_tune_from=parent)
         except RunConfigError as exc:
             raise CommandError(str(exc)) from None
         if options["queue"]:
@@ -145,6 +159,10 @@ class Command(BaseCommand):
             return self.handle_project(options)
         if not options.get("out"):
             raise CommandError("--out is required with --pairs")
+        if not options.get("base_model"):
+            raise CommandError("--base-model is required with --pairs")
+        if options["from_active"]:
+            raise CommandError("--from-active needs --project; with --pairs use --init-adapter DIR")
         train, held = self.load_elements(options)
         if not train:
             raise CommandError("no training pairs left after the held-out split")
