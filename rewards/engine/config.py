@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 TIE_MODES = ("drop", "rao_kupper", "davidson")
-POOLINGS = ("auto", "cls", "last", "mean")
+POOLINGS = ("auto", "cls", "last", "mean", "response_mean")
 
 
 def _f(default: Any, help: str, **kw: Any) -> Any:

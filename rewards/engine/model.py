@@ -200,9 +200,9 @@ def resolve_pooling(pooling: str, is_decoder: bool) -> str:
     """'auto' -> 'last' on decoders, 'cls' on encoders; 'mean' works for both."""
     if pooling == "auto":
         return "last" if is_decoder else "cls"
-    if pooling not in {"cls", "last", "mean"}:
-        raise ValueError(f"pooling must be auto, cls, last or mean, not {pooling!r}")
-    if (pooling == "cls" and is_decoder) or (pooling == "last" and not is_decoder):
+    if pooling not in {"cls", "last", "mean", "response_mean"}:
+        raise ValueError(f"pooling must be auto, cls, last, mean or response_mean, not {pooling!r}")
+    if (pooling in ("cls", "response_mean") and is_decoder) or (pooling == "last" and not is_decoder):
         raise ValueError(f"pooling {pooling!r} does not fit a {'decoder' if is_decoder else 'encoder'}")
     return pooling
 
@@ -246,8 +246,13 @@ def forward_rewards(
     else:
         kwargs = {"token_type_ids": token_type_ids} if token_type_ids is not None else {}
         hidden = body(input_ids=input_ids, attention_mask=attention_mask, **kwargs).last_hidden_state
-    if pooling == "mean":
-        m = attention_mask.unsqueeze(-1).to(torch.float32)
+    if pooling in ("mean", "response_mean"):
+        m = attention_mask
+        if pooling == "response_mean":
+            if token_type_ids is None:
+                raise ValueError("response_mean pooling needs token_type_ids (prompt and response encoded as a pair)")
+            m = m * token_type_ids
+        m = m.unsqueeze(-1).to(torch.float32)
         pooled = (hidden.float() * m).sum(1) / m.sum(1).clamp(min=1.0)
     else:
         positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)

@@ -109,6 +109,9 @@ def train_reward_model(
               "max_prompt_fraction": config.max_prompt_fraction}
     encoded = encode_elements(train_elements, tokenizer, **enc_kw)
     eval_encoded = encode_elements(eval_elements, tokenizer, **enc_kw) if eval_elements else []
+    if config.pooling == "response_mean" and not any(1 in t for e in encoded for t in (e.type_ids or [])):
+        raise ValueError("response_mean pooling needs a tokenizer that marks the response with token type 1 "
+                         "(BERT-style pairs); this one does not: use pooling 'mean'")
     pad_id = tokenizer.pad_token_id
     costs = [e.cost for e in encoded]
 

@@ -176,3 +176,28 @@ def test_init_adapter_continues_a_saved_model(tiny_bert, tmp_path):
     with pytest.raises(ValueError, match="pooling 'mean', not 'cls'"):
         train_reward_model(_cfg(tiny_bert, tmp_path / "x", max_steps=1, pooling="cls", init_adapter=str(first)),
                            toy_elements(4), progress=False)
+
+
+def test_response_mean_pooling_reads_only_the_response(tiny_bert, tmp_path):
+    import pytest
+
+    out = tmp_path / "resp"
+    cfg = _cfg(tiny_bert, out, max_steps=2, learning_rate=1e-2, pooling="response_mean")
+    result = train_reward_model(cfg, toy_elements(8), progress=False)
+    rm = load_reward_model(out)
+    assert rm.pooling == "response_mean" and result.steps == 2
+    model = rm.model
+    ids = torch.tensor([[2, 10, 11, 3, 20, 21, 3, 0], [2, 12, 3, 20, 21, 22, 23, 3]])
+    types = torch.tensor([[0, 0, 0, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1, 1]])
+    mask = torch.tensor([[1] * 7 + [0], [1] * 8])
+    with torch.no_grad():
+        got = forward_rewards(model, ids, mask, types, pooling="response_mean")
+        hf = model.get_base_model()
+        hidden = hf.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
+        by_hand = torch.stack([hidden[0, 4:7].mean(0), hidden[1, 3:8].mean(0)])  # type-1 tokens only
+        expected = hf.classifier(by_hand)[:, 0]
+        mean_all = forward_rewards(model, ids, mask, types, pooling="mean")
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert not torch.allclose(got, mean_all)
+    with pytest.raises(ValueError, match="needs token_type_ids"):
+        forward_rewards(model, ids, mask, None, pooling="response_mean")
