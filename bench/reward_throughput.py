@@ -103,7 +103,7 @@ def main() -> None:
     ap.add_argument("--max-train-pairs", type=int, default=0, help="Cap training pairs (0 = all).")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--skip-naive-bf16", action="store_true")
-    ap.add_argument("--pooling", default="auto", help="ours: auto (= [CLS], as the naive loop) or mean.")
+    ap.add_argument("--pooling", default="cls", help="ours: cls (as the naive loop), mean or auto.")
     ap.add_argument("--roofline-only", action="store_true", help="Only print the compute ceiling (seconds).")
     args = ap.parse_args()
     quiet_transformers()
