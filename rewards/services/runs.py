@@ -19,22 +19,25 @@ class RunConfigError(ValueError):
 
 def reward_run_config(*, base_model: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
     from rewards.engine import RewardConfig
+    from rewards.engine.model import init_adapter_meta
 
     values = {**DEFAULT_CONFIG, **(config or {}), "base_model": base_model}
     values.pop("output_dir", None)  # every run writes to ARTIFACT_DIR/runs/<id>
     try:
-        RewardConfig(**values)
-    except (TypeError, ValueError) as exc:
+        checked = RewardConfig(**values)
+        if checked.init_adapter:  # refuse a mismatched start here, not in the worker
+            init_adapter_meta(checked)
+    except (TypeError, ValueError, OSError) as exc:
         raise RunConfigError(f"bad training settings: {exc}") from None
     return values
 
 
-def reward_run_create(
-    *, dataset: PreferenceDataset, base_model: str = "", config: dict[str, Any] | None = None,
-    created_by=None, enqueue: bool = True, fine_tune_from: RewardModel | None = None,
-) -> TrainingRun:
-    """A reward run on this dataset; sent to the `gpu` queue unless enqueue is False. With
-    ``fine_tune_from`` the run continues that model's adapter (same base) and records it as parent."""
+def reward_run_settings(
+    *, base_model: str = "", config: dict[str, Any] | None = None, fine_tune_from: RewardModel | None = None,
+) -> dict[str, Any]:
+    """The checked settings of a reward run (RunConfigError names the problem); call it before
+    snapshotting so a bad request leaves nothing behind. ``fine_tune_from`` supplies the base
+    model and the adapter to start from."""
     config = dict(config or {})
     if fine_tune_from is not None:
         if base_model and base_model != fine_tune_from.base_model:
@@ -44,7 +47,16 @@ def reward_run_create(
         config["init_adapter"] = fine_tune_from.adapter_path
     if not base_model:
         raise RunConfigError("a base model is needed (or a reward model to fine-tune)")
-    values = reward_run_config(base_model=base_model, config=config)
+    return reward_run_config(base_model=base_model, config=config)
+
+
+def reward_run_create(
+    *, dataset: PreferenceDataset, base_model: str = "", config: dict[str, Any] | None = None,
+    created_by=None, enqueue: bool = True, fine_tune_from: RewardModel | None = None,
+) -> TrainingRun:
+    """A reward run on this dataset; sent to the `gpu` queue unless enqueue is False. With
+    ``fine_tune_from`` the run continues that model's adapter (same base) and records it as parent."""
+    values = reward_run_settings(base_model=base_model, config=config, fine_tune_from=fine_tune_from)
     active = reward_model_active(project=dataset.project)
     inputs = {"dataset": dataset.pk, "dataset_hash": dataset.content_hash, "project": dataset.project.slug,
               "active_model": active.pk if active else None,

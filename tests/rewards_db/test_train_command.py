@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from rewards.models import RewardModel
+from rewards.models import PreferenceDataset, RewardModel
 from training.models import TrainingRun
 
 from .conftest import learnable_project
@@ -40,6 +40,10 @@ def test_project_mode_trains_here_registers_and_compares(project, annotators, ti
     assert third.parent == active and third.base_model == active.base_model
     assert third.run.config["init_adapter"] == active.adapter_path
     assert third.run.inputs["fine_tuned_from"] == active.pk
+    datasets = PreferenceDataset.objects.count()
+    with pytest.raises(CommandError, match="reads the reward with pooling 'last', not 'mean'"):
+        call_command("train_reward", "--project", project.slug, "--from-active", "--pooling", "mean", *ARGS)
+    assert PreferenceDataset.objects.count() == datasets  # refused before snapshotting
 
 
 def test_queue_mode_enqueues(project, annotators, tiny_gpt2_path, monkeypatch, django_capture_on_commit_callbacks):

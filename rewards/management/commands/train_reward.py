@@ -119,27 +119,35 @@ class Command(BaseCommand):
         from labeling.models import Project
         from rewards.models import RewardModel
         from rewards.selectors import reward_model_active
-        from rewards.services.runs import RunConfigError, reward_run_create, reward_run_execute_here
+        from rewards.services.runs import (
+            RunConfigError,
+            reward_run_create,
+            reward_run_execute_here,
+            reward_run_settings,
+        )
 
         parent = None
         if options["from_active"]:
             project = Project.objects.filter(slug=options["project"]).first()
-            parent = reward_model_active(project=project) if project else None
-            if project is not None and parent is None:
+            if project is None:
+                raise CommandError(f"no project {options['project']!r}")
+            parent = reward_model_active(project=project)
+            if parent is None:
                 raise CommandError(f"project {options['project']!r} has no active reward model to fine-tune")
         elif not options.get("base_model"):
             raise CommandError("--base-model is required (or --from-active)")
         if options.get("out"):
             self.stderr.write("--out is ignored with --project: runs write to ARTIFACT_DIR/runs/<run id>")
-        dataset = self.snapshot_project(options["project"], options)
-        self.stderr.write(f"dataset {dataset.pk} ({dataset.content_hash[:12]}): {json.dumps(dataset.stats)}")
         config = {f.name: options[f.name] for f in dataclasses.fields(RewardConfig)
                   if options.get(f.name) is not None and f.name not in _SPECIAL}
+        run_settings = {"base_model": options.get("base_model") or "", "config": config, "fine_tune_from": parent}
         try:
-            run = reward_run_create(dataset=dataset, base_model=options.get("base_model") or "", config=config,
-                                    enqueue=options["queue"], fine_tune_from=parent)
+            reward_run_settings(**run_settings)  # before the snapshot, so a refused request leaves nothing
         except RunConfigError as exc:
             raise CommandError(str(exc)) from None
+        dataset = self.snapshot_project(options["project"], options)
+        self.stderr.write(f"dataset {dataset.pk} ({dataset.content_hash[:12]}): {json.dumps(dataset.stats)}")
+        run = reward_run_create(dataset=dataset, enqueue=options["queue"], **run_settings)
         if options["queue"]:
             self.stdout.write(f"queued training run {run.pk} (dataset {dataset.pk})")
             return
