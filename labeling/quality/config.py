@@ -41,7 +41,7 @@ _NUMBERS: dict[str, tuple[type, float | None, float | None]] = {
     "floor_seconds": (float, 0, None),
     "max_words_per_second": (float, 0.1, None),
     "too_fast_share": (float, 0, 1),
-    "gold_rate": (float, 0, 0.9),
+    "gold_rate": (float, 0, 1),
     "honeypot_judgments_wanted": (int, 0, None),
     "gold_min_n": (int, 1, None),
     "gold_min_accuracy": (float, 0, 1),

@@ -20,7 +20,7 @@ def test_valid_configs_pass():
         ({"filters": {"too_slow": True}}, "unknown filter 'too_slow'"),
         ({"filters": {"gold": "yes"}}, "filters.gold must be true or false"),
         ({"filters": ["gold"]}, "filters must be an object"),
-        ({"gold_rate": 1.5}, "gold_rate must be between 0 and 0.9"),
+        ({"gold_rate": 1.5}, "gold_rate must be between 0 and 1"),
         ({"gold_rate": "0.1"}, "gold_rate must be a number"),
         ({"min_labels": 2.5}, "min_labels must be a whole number"),
         ({"min_labels": True}, "min_labels must be a whole number"),
@@ -54,7 +54,7 @@ def test_admin_form_rejects_bad_config_with_message(project, client, make_user):
             "quality_config": '{"gold_rate": 3}'}
     response = client.post(url, form)
     assert response.status_code == 200  # the form again, not a redirect
-    assert "gold_rate must be between 0 and 0.9" in response.content.decode()
+    assert "gold_rate must be between 0 and 1" in response.content.decode()
     project.refresh_from_db()
     assert project.quality_config == {}
     response = client.post(url, {**form, "quality_config": '{"gold_rate": 0.25}'})
