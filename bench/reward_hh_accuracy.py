@@ -19,7 +19,8 @@ def run_once(args: argparse.Namespace, seed: int, train, held) -> list[str]:
 
     with Timer() as wall:
         cfg = RewardConfig(base_model=minilm_path(), output_dir=args.out, lora_r=args.lora_r,
-                           lora_alpha=2 * args.lora_r,
+                           lora_alpha=2 * args.lora_r, lora_dropout=args.lora_dropout,
+                           weight_decay=args.weight_decay,
                            target_modules=args.target_modules.split(",") if args.target_modules else None,
                            max_length=args.max_length, pooling=args.pooling,
                            batch_size=args.batch_size, threads=args.threads, precision="auto",
@@ -37,6 +38,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=3.0)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--lora-r", type=int, default=8)
+    ap.add_argument("--lora-dropout", type=float, default=0.0)
+    ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--target-modules", default="",
                     help="Comma-separated; empty = the engine's default for the architecture.")
     ap.add_argument("--batch-size", type=int, default=16)
