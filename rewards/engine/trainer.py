@@ -29,12 +29,12 @@ from .loss import preference_loss
 from .model import (
     build_reward_model,
     cast_frozen_to_bf16,
-    default_pooling,
     forward_rewards,
     init_adapter_meta,
     is_decoder_model,
     save_reward_model,
 )
+from .pooling import default_pooling
 from .tokenize import EncodedElement, bucketed_batches, collate, encode_elements
 
 
