@@ -17,8 +17,6 @@ from labeling.models import Project, Prompt, Sample, Task, TaskSample
 from labeling.quality.config import HONEYPOT_KINDS, quality_config
 from labeling.quality.honeypots import pick_other_prompt_sample, shuffle_sentences, truncate_mid_sentence
 
-KINDS = HONEYPOT_KINDS
-
 
 def is_honeypot_prompt(prompt: Prompt) -> bool:
     return isinstance(prompt.metadata, dict) and "honeypot" in prompt.metadata
@@ -39,7 +37,7 @@ def _degrade(kind: str, sample: Sample, others: dict[int, list[int]], seed: int)
             return "", None
         other = Sample.objects.get(pk=other_id)
         return (other.text if other.text.strip() != sample.text.strip() else ""), other.pk
-    raise ValueError(f"unknown honeypot kind {kind!r}; use one of {KINDS}")
+    raise ValueError(f"unknown honeypot kind {kind!r}; use one of {HONEYPOT_KINDS}")
 
 
 def honeypots_create(*, project: Project, count: int, kinds: list[str] | None = None, seed: int = 0) -> list[Task]:
@@ -47,8 +45,8 @@ def honeypots_create(*, project: Project, count: int, kinds: list[str] | None = 
     cfg = quality_config(project)
     kinds = list(kinds or cfg["honeypot_kinds"])
     for kind in kinds:
-        if kind not in KINDS:
-            raise ValueError(f"unknown honeypot kind {kind!r}; use one of {KINDS}")
+        if kind not in HONEYPOT_KINDS:
+            raise ValueError(f"unknown honeypot kind {kind!r}; use one of {HONEYPOT_KINDS}")
     sources = list(
         Task.objects.filter(project=project, is_gold=False).exclude(prompt__metadata__has_key="honeypot")
         .order_by("pk").values_list("pk", flat=True)
