@@ -127,6 +127,16 @@ def init_adapter_meta(config: RewardConfig) -> dict[str, Any]:
     return meta
 
 
+def training_pooling(config: RewardConfig, is_decoder: bool) -> str:
+    """The pooling a run of ``config`` trains with: ``config.pooling``, or for 'auto' the value saved
+    with ``config.init_adapter`` or else the base model's default (see pooling.default_pooling)."""
+    if config.pooling != "auto":
+        return config.pooling
+    if config.init_adapter:
+        return init_adapter_meta(config).get("pooling", "auto")
+    return default_pooling(config.base_model, is_decoder)
+
+
 def build_reward_model(config: RewardConfig) -> tuple[PeftModel, Any]:
     """Load ``config.base_model`` and wrap it with a fresh LoRA adapter and trainable head, or with
     the trainable adapter and head saved in ``config.init_adapter``."""
@@ -138,9 +148,7 @@ def build_reward_model(config: RewardConfig) -> tuple[PeftModel, Any]:
     if config.init_adapter:
         return PeftModel.from_pretrained(base, config.init_adapter, is_trainable=True), tokenizer
     targets = config.target_modules or default_target_modules(base.config.model_type)
-    pooling = config.pooling
-    if pooling == "auto":
-        pooling = default_pooling(config.base_model, is_decoder_model(base))
+    pooling = training_pooling(config, is_decoder_model(base))
     lora = LoraConfig(
         task_type="SEQ_CLS",
         r=config.lora_r,

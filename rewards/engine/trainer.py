@@ -30,11 +30,10 @@ from .model import (
     build_reward_model,
     cast_frozen_to_bf16,
     forward_rewards,
-    init_adapter_meta,
     is_decoder_model,
     save_reward_model,
+    training_pooling,
 )
-from .pooling import default_pooling
 from .tokenize import EncodedElement, bucketed_batches, collate, encode_elements
 
 
@@ -97,9 +96,7 @@ def train_reward_model(
         model, tokenizer = build_reward_model(config)
     is_decoder = is_decoder_model(model)
     if config.pooling == "auto":  # saved resolved, so a later change of the default cannot reinterpret it
-        pooling = (init_adapter_meta(config).get("pooling", "auto") if config.init_adapter
-                   else default_pooling(config.base_model, is_decoder))
-        config = dataclasses.replace(config, pooling=pooling)
+        config = dataclasses.replace(config, pooling=training_pooling(config, is_decoder))
     if config.ties == "drop":
         train_elements = drop_ties(train_elements)
         eval_elements = drop_ties(eval_elements) if eval_elements else eval_elements
