@@ -9,8 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
-from rewards.engine import RewardConfig, planned_steps, train_reward_model
-from rewards.engine.checkpoint import list_checkpoints
+from rewards.engine import RewardConfig, planned_steps, resume_step, train_reward_model
 from rewards.models import PreferenceDataset
 from rewards.services.registry import reward_model_register
 from rewards.services.snapshot import dataset_elements
@@ -87,10 +86,9 @@ def reward_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
     train, heldout = dataset_elements(dataset)
     config, window = reward_config_for_run(run)
     total = planned_steps(config, train)
-    checkpoints = list_checkpoints(config.output_dir)
-    start = int(checkpoints[-1].name.split("-")[1]) if checkpoints else 0
+    start = resume_step(config, train)
     if start:
-        context.log(f"resuming from checkpoint {checkpoints[-1].name} (step {start} of {total})")
+        context.log(f"resuming after step {start} of {total}")
     context.log(f"dataset {dataset.pk} ({dataset.content_hash[:12]}): {len(train)} train, {len(heldout)} held-out "
                 f"elements; base {config.base_model}; {total} steps")
     heartbeat_s = max(0.2, min(10.0, settings.RUN_STALE_SECONDS / 4))

@@ -16,7 +16,15 @@ from .data import (
     split_by_prompt,
     split_shared_prefix,
 )
-from .evaluate import compute_metrics, evaluate_reward_model, expected_calibration_error, score_encoded, score_texts
+from .ensemble import train_reward_ensemble
+from .evaluate import (
+    compute_metrics,
+    evaluate_reward_model,
+    expected_calibration_error,
+    score_encoded,
+    score_reward_model,
+    score_texts,
+)
 from .loss import preference_loss
 from .model import (
     RewardModel,
@@ -27,7 +35,7 @@ from .model import (
     save_reward_model,
 )
 from .tokenize import Batch, EncodedElement, bucketed_batches, collate, encode_elements
-from .trainer import TrainResult, planned_steps, train_reward_model
+from .trainer import TrainResult, planned_steps, resume_step, train_reward_model
 
 __all__ = [
     "Batch", "Comparison", "DataError", "Element", "EncodedElement", "RewardConfig", "RewardModel",
@@ -35,6 +43,7 @@ __all__ = [
     "default_target_modules", "drop_ties", "encode_elements", "evaluate_reward_model",
     "expected_calibration_error", "forward_rewards", "load_reward_model", "pair_element", "planned_steps",
     "preference_loss",
-    "ranking_element", "read_elements", "record_to_element", "save_reward_model", "score_encoded",
-    "score_texts", "split_by_prompt", "split_shared_prefix", "train_reward_model",
+    "ranking_element", "read_elements", "resume_step", "record_to_element", "save_reward_model", "score_encoded",
+    "score_reward_model", "score_texts", "split_by_prompt", "split_shared_prefix", "train_reward_ensemble",
+    "train_reward_model",
 ]

@@ -43,6 +43,11 @@ class RewardConfig:
         " adapter, e.g. to fine-tune the active model on new labels. Its LoRA settings and pooling are kept;"
         " base_model must be the base it was trained on."
     )
+    ensemble_size: int = _f(
+        1, "Train this many adapters on the same base (seeds seed, seed+1, ...) and score with the mean of"
+        " their offset-corrected rewards: less seed-to-seed variance and a disagreement signal. Costs one"
+        " training run and one forward pass per member; the frozen base is shared."
+    )
     # Data
     max_length: int = _f(
         256, "Maximum tokens per sequence: the prompt is cut from the left, the response from the right."
@@ -98,6 +103,8 @@ class RewardConfig:
             raise ValueError(f"pooling must be one of {POOLINGS}, not {self.pooling!r}")
         if self.batch_size < 1 or self.grad_accum_steps < 1:
             raise ValueError("batch_size and grad_accum_steps must be >= 1")
+        if self.ensemble_size < 1:
+            raise ValueError("ensemble_size must be >= 1")
         if self.max_length < 8:
             raise ValueError("max_length must be >= 8")
 

@@ -4,6 +4,7 @@ calibration of P(A>B) (ECE), reward mean/std, and the reward offset."""
 from __future__ import annotations
 
 import math
+import threading
 from collections import defaultdict
 from typing import Any
 
@@ -14,6 +15,8 @@ from training.torch_setup import autocast
 from .data import Element
 from .model import RewardModel, forward_rewards
 from .tokenize import EncodedElement, collate, encode_elements, sorted_batches
+
+_ensemble_lock = threading.Lock()
 
 
 @torch.inference_mode()
@@ -123,11 +126,32 @@ def evaluate_reward_model(
 ) -> dict[str, Any]:
     """Encode ``elements`` with the model's tokenizer and settings, score them and compute metrics."""
     encoded = encode_elements(elements, rm.tokenizer, max_length=rm.max_length, is_decoder=rm.is_decoder)
-    rewards = score_encoded(
-        rm.model, encoded, is_decoder=rm.is_decoder, pad_id=rm.tokenizer.pad_token_id,
-        batch_size=batch_size, device=device, precision=precision, progress=progress, pooling=rm.pooling,
-    )
+    rewards = score_reward_model(rm, encoded, batch_size=batch_size, device=device, precision=precision,
+                                 progress=progress)
     return compute_metrics(rewards, encoded, reward_offset=rm.reward_offset)
+
+
+def score_reward_model(
+    rm: RewardModel,
+    encoded: list[EncodedElement],
+    *,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    progress: bool = False,
+) -> list[torch.Tensor]:
+    """Rewards per element from a loaded model, before ``rm.reward_offset``; for an ensemble, the
+    mean over its members of each member's offset-corrected rewards."""
+    kw = {"is_decoder": rm.is_decoder, "pad_id": rm.tokenizer.pad_token_id, "batch_size": batch_size,
+          "device": device, "precision": precision, "progress": progress, "pooling": rm.pooling}
+    if not rm.members:
+        return score_encoded(rm.model, encoded, **kw)
+    per_member = []
+    with _ensemble_lock:  # set_adapter switches shared state; scoring threads must not interleave
+        for name, offset in rm.members:
+            rm.model.set_adapter(name)
+            per_member.append([r - offset for r in score_encoded(rm.model, encoded, **kw)])
+    return [torch.stack(rs).mean(0) for rs in zip(*per_member, strict=True)]
 
 
 def score_texts(
@@ -137,8 +161,5 @@ def score_texts(
     elements = [Element(p, [r]) for p, r in zip(prompts, responses, strict=True)]
     encoded = encode_elements(elements, rm.tokenizer, max_length=rm.max_length, is_decoder=rm.is_decoder)
     device = next(rm.model.parameters()).device
-    rewards = score_encoded(
-        rm.model, encoded, is_decoder=rm.is_decoder, pad_id=rm.tokenizer.pad_token_id,
-        batch_size=batch_size, device=device, precision=precision, pooling=rm.pooling,
-    )
+    rewards = score_reward_model(rm, encoded, batch_size=batch_size, device=device, precision=precision)
     return [float(r[0]) - rm.reward_offset for r in rewards]

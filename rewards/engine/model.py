@@ -25,6 +25,7 @@ from .pooling import default_pooling, resolve_pooling
 
 FORMAT = "preflab-reward/1"
 META_FILE = "reward_config.json"
+ENSEMBLE_KEY = "ensemble"  # reward_config.json of an ensemble: its member folders (see ensemble.py)
 
 # Attention projections per architecture (PEFT's own table is the fallback).
 DEFAULT_TARGET_MODULES: dict[str, list[str]] = {
@@ -237,6 +238,8 @@ class RewardModel:
     reward_offset: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
     pooling: str = "auto"
+    # An ensemble: (adapter name, that member's reward offset) per member, all loaded on ``model``.
+    members: list[tuple[str, float]] = field(default_factory=list)
 
 
 def save_reward_model(
@@ -293,9 +296,20 @@ def load_reward_model(
         tokenizer = AutoTokenizer.from_pretrained(adapter_dir)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    model = PeftModel.from_pretrained(base, str(adapter_dir))
+    members: list[tuple[str, float]] = []
+    if meta.get(ENSEMBLE_KEY):
+        model = None
+        for name in meta[ENSEMBLE_KEY]:
+            path = str(Path(adapter_dir) / name)
+            if model is None:
+                model = PeftModel.from_pretrained(base, path, adapter_name=name)
+            else:
+                model.load_adapter(path, adapter_name=name)
+            members.append((name, float(read_meta(path).get("reward_offset", 0.0))))
+    else:
+        model = PeftModel.from_pretrained(base, str(adapter_dir))
     model.eval()
     return RewardModel(
         model, tokenizer, is_decoder_model(model), int(meta.get("max_length", 256)),
-        float(meta.get("reward_offset", 0.0)), meta, str(meta.get("pooling", "auto")),
+        float(meta.get("reward_offset", 0.0)), meta, str(meta.get("pooling", "auto")), members,
     )

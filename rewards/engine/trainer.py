@@ -24,9 +24,11 @@ from training.torch_setup import autocast, setup_torch
 from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
 from .config import RewardConfig
 from .data import Element, drop_ties
+from .ensemble import member_configs, train_reward_ensemble
 from .evaluate import compute_metrics, reward_offset, score_encoded
 from .loss import preference_loss
 from .model import (
+    META_FILE,
     build_reward_model,
     cast_frozen_to_bf16,
     forward_rewards,
@@ -59,10 +61,27 @@ def data_fingerprint(encoded: list[EncodedElement]) -> str:
 
 
 def planned_steps(config: RewardConfig, train_elements: list[Element]) -> int:
-    """Optimizer steps a run of ``config`` on ``train_elements`` takes (ties dropped if configured)."""
+    """Optimizer steps a run of ``config`` on ``train_elements`` takes (ties dropped if configured),
+    summed over the members of an ensemble."""
     n = len(drop_ties(train_elements)) if config.ties == "drop" else len(train_elements)
     per_epoch = math.ceil(n / config.batch_size)
-    return config.max_steps or max(1, math.ceil(config.num_epochs * per_epoch / config.grad_accum_steps))
+    per_model = config.max_steps or max(1, math.ceil(config.num_epochs * per_epoch / config.grad_accum_steps))
+    return per_model * config.ensemble_size
+
+
+def resume_step(config: RewardConfig, train_elements: list[Element]) -> int:
+    """The step a resumed run of ``config`` continues after (0 = from scratch); for an ensemble,
+    finished members count in full and the current one by its newest checkpoint."""
+    if config.ensemble_size == 1:
+        checkpoints = list_checkpoints(config.output_dir) if config.output_dir else []
+        return int(checkpoints[-1].name.split("-")[1]) if checkpoints else 0
+    per_member = planned_steps(dataclasses.replace(config, ensemble_size=1), train_elements)
+    done = 0
+    for member in member_configs(config):
+        if not (Path(member.output_dir) / META_FILE).is_file():
+            return done + resume_step(member, train_elements)
+        done += per_member
+    return done
 
 
 def _lr_lambda(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
@@ -89,7 +108,13 @@ def train_reward_model(
 ) -> TrainResult:
     """Train a LoRA reward model on ``train_elements``; evaluate on ``eval_elements``; save the
     adapter to ``config.output_dir`` (if ``save``). ``resume`` continues from the newest
-    checkpoint there. ``stop_at_step`` stops after that step, as an interruption would."""
+    checkpoint there. ``stop_at_step`` stops after that step, as an interruption would.
+    With ``config.ensemble_size`` > 1 this trains and saves an ensemble (see ensemble.py)."""
+    if config.ensemble_size > 1:
+        if model is not None:
+            raise ValueError("an ensemble builds its own members; do not pass a model")
+        return train_reward_ensemble(config, train_elements, eval_elements, resume=resume, progress=progress,
+                                     on_log=on_log, stop_at_step=stop_at_step)
     device, precision = setup_torch(config.threads, config.device, config.precision)
     total_steps = planned_steps(config, train_elements)
     if model is None:

@@ -48,3 +48,20 @@ def test_cli_errors_are_clear(tiny_bert, tmp_path):
     _write_pairs(good, 4)
     with pytest.raises(CommandError, match="cannot load reward model"):
         call_command("eval_reward", "--adapter", str(tmp_path / "nothing"), "--pairs", str(good))
+
+
+def test_train_and_eval_an_ensemble_from_the_cli(tiny_bert, tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    _write_pairs(pairs, n=16)
+    out = tmp_path / "ens"
+    call_command("train_reward", "--pairs", str(pairs), "--base-model", tiny_bert, "--out", str(out),
+                 "--max-steps", "2", "--ensemble-size", "2", "--precision", "fp32", "--no-progress",
+                 stdout=io.StringIO(), stderr=io.StringIO())
+    assert json.loads((out / "reward_config.json").read_text())["ensemble"] == ["member-0", "member-1"]
+    stdout = io.StringIO()
+    call_command("eval_reward", "--adapter", str(out), "--pairs", str(pairs), "--precision", "fp32",
+                 "--no-progress", stdout=stdout)
+    assert re.fullmatch(r"accuracy=\d\.\d{4} n=19", stdout.getvalue().strip().splitlines()[-1])
+    with pytest.raises(CommandError, match="ensemble_size must be >= 1"):
+        call_command("train_reward", "--pairs", str(pairs), "--base-model", tiny_bert, "--out", str(out),
+                     "--ensemble-size", "0", stdout=io.StringIO(), stderr=io.StringIO())
