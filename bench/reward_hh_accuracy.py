@@ -4,12 +4,14 @@ harmless-base/test.jsonl.gz, MIT). 10% held out by prompt. Reports held-out accu
 one row per seed (the seed sets the LoRA/head initialisation and the batch order; the split is fixed).
 
     .venv/bin/python bench/reward_hh_accuracy.py [--epochs 3] [--lr 1e-3] [--pooling mean] [--seeds 0,1,2]
+    .venv/bin/python bench/reward_hh_accuracy.py --ensemble-size 3 --epochs 2 --seeds 10,20
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 
 from reward_common import HH_DEV, Timer, load_avg, minilm_path, quiet_transformers, require, table
 
@@ -17,8 +19,12 @@ from reward_common import HH_DEV, Timer, load_avg, minilm_path, quiet_transforme
 def run_once(args: argparse.Namespace, seed: int, train, held) -> list[str]:
     from rewards.engine import RewardConfig, train_reward_model
 
+    # An ensemble is trained and evaluated from disk, so it always needs a folder.
+    scratch = tempfile.TemporaryDirectory(prefix="hh-rm-") if args.ensemble_size > 1 and not args.out else None
+    out = scratch.name if scratch else args.out
     with Timer() as wall:
-        cfg = RewardConfig(base_model=minilm_path(), output_dir=args.out, lora_r=args.lora_r,
+        cfg = RewardConfig(base_model=minilm_path(), output_dir=out, lora_r=args.lora_r,
+                           ensemble_size=args.ensemble_size,
                            lora_alpha=2 * args.lora_r, lora_dropout=args.lora_dropout,
                            weight_decay=args.weight_decay,
                            target_modules=args.target_modules.split(",") if args.target_modules else None,
@@ -26,9 +32,12 @@ def run_once(args: argparse.Namespace, seed: int, train, held) -> list[str]:
                            batch_size=args.batch_size, threads=args.threads, precision="auto",
                            learning_rate=args.lr, num_epochs=args.epochs, warmup_ratio=args.warmup_ratio,
                            logging_steps=20, seed=seed)
-        result = train_reward_model(cfg, train, held, progress=True, save=bool(args.out))
+        result = train_reward_model(cfg, train, held, progress=True, save=bool(out))
+    if scratch:
+        scratch.cleanup()
     m = result.metrics
-    return [str(seed), f"{m['eval_accuracy']:.4f}", m["eval_n"], f"{m['eval_ece']:.4f}",
+    members = "/".join(f"{a:.4f}" for a in m.get("member_eval_accuracy", []))
+    return [str(seed), f"{m['eval_accuracy']:.4f}", members or "-", m["eval_n"], f"{m['eval_ece']:.4f}",
             f"{m['eval_reward_std']:.3f}", f"{result.train_seconds:.0f}", f"{wall.seconds:.0f}",
             f"{result.elements_per_second:.1f}", load_avg()]
 
@@ -47,7 +56,9 @@ def main() -> None:
     ap.add_argument("--pooling", default="auto", help="auto (the engine's default for the base), cls or mean.")
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--warmup-ratio", type=float, default=0.05)
-    ap.add_argument("--seeds", default="0", help="Comma-separated seeds, one full run each.")
+    ap.add_argument("--ensemble-size", type=int, default=1,
+                    help="Members per model (seeds seed..seed+K-1), scored by their mean reward.")
+    ap.add_argument("--seeds", default="0", help="Comma-separated seeds, one full run (or ensemble) each.")
     ap.add_argument("--out", default="", help="Save the adapter here (default: not saved).")
     args = ap.parse_args()
     quiet_transformers()
@@ -60,7 +71,8 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         rows.append(run_once(args, seed, train, held))
         print(rows[-1], flush=True)
-    header = ["seed", "held-out acc", "n", "ECE", "reward std", "train s", "wall s", "pairs/s", "load avg"]
+    header = ["seed", "held-out acc", "members' acc", "n", "ECE", "reward std", "train s", "wall s", "pairs/s",
+              "load avg"]
     print(table(rows, header))
     accs = [float(r[1]) for r in rows]
     if len(accs) > 1:
