@@ -80,3 +80,25 @@ def test_missing_adapter_is_503(staff_client, reward_model, tmp_path):
     reward_model.save()
     response = staff_client.post(URL.format(reward_model.pk), ITEMS[:1], format="json")
     assert response.status_code == 503 and "could not be loaded" in response.json()["detail"]
+
+
+def test_an_ensemble_scores_through_the_api_as_the_mean_of_its_members(staff_client, project, tiny_gpt2_path,
+                                                                       tmp_path):
+    from rewards.engine import RewardConfig, train_reward_model
+    from rewards.models import RewardModel
+
+    from ..rewards.conftest import toy_elements
+
+    out = tmp_path / "ens"
+    config = RewardConfig(base_model=tiny_gpt2_path, output_dir=str(out), max_length=32, max_steps=2,
+                          learning_rate=1e-2, batch_size=4, precision="fp32", ensemble_size=2)
+    result = train_reward_model(config, toy_elements(8), progress=False)
+    model = RewardModel.objects.create(name="ens", project=project, base_model=tiny_gpt2_path,
+                                       adapter_path=str(out), offset=result.reward_offset)
+    response = staff_client.post(URL.format(model.pk), ITEMS[:2], format="json")
+    assert response.status_code == 200, response.content
+    prompts, responses = [i["prompt"] for i in ITEMS[:2]], [i["response"] for i in ITEMS[:2]]
+    members = [score_texts(load_reward_model(out / f"member-{i}"), prompts, responses) for i in range(2)]
+    expected = [(a + b) / 2 for a, b in zip(*members, strict=True)]
+    assert members[0] != pytest.approx(members[1])
+    assert response.json()["rewards"] == pytest.approx(expected, abs=1e-5)
