@@ -4,7 +4,8 @@ harmless-base/test.jsonl.gz, MIT). 10% held out by prompt. Reports held-out accu
 one row per seed (the seed sets the LoRA/head initialisation and the batch order; the split is fixed).
 
     .venv/bin/python bench/reward_hh_accuracy.py [--epochs 3] [--lr 1e-3] [--pooling mean] [--seeds 0,1,2]
-    .venv/bin/python bench/reward_hh_accuracy.py --ensemble-size 3 --epochs 2 --seeds 10,20
+    .venv/bin/python bench/reward_hh_accuracy.py --ensemble-size 3 --epochs 2 --seeds 10
+    .venv/bin/python bench/reward_hh_accuracy.py --folds 0,1,2,3,4   # 5 of 10 folds, accuracy pooled,20
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import argparse
 import statistics
 import tempfile
 
-from reward_common import HH_DEV, Timer, load_avg, minilm_path, quiet_transformers, require, table
+from reward_common import HH_DEV, Timer, load_avg, minilm_path, prompt_fold, quiet_transformers, require, table
 
 
 def run_once(args: argparse.Namespace, seed: int, train, held) -> list[str]:
@@ -42,6 +43,24 @@ def run_once(args: argparse.Namespace, seed: int, train, held) -> list[str]:
             f"{result.elements_per_second:.1f}", load_avg()]
 
 
+def cross_validate(args: argparse.Namespace, elements, fold_ids: list[int]) -> None:
+    seed = int(args.seeds.split(",")[0])
+    rows, correct, total = [], 0.0, 0
+    for fold in fold_ids:
+        train = [e for e in elements if prompt_fold(e.prompt, 10) != fold]
+        held = [e for e in elements if prompt_fold(e.prompt, 10) == fold]
+        row = run_once(args, seed, train, held)
+        rows.append([f"fold {fold}", *row])
+        print(rows[-1], flush=True)
+        correct += float(row[1]) * int(row[3])
+        total += int(row[3])
+    print(table(rows, ["held-out set", "seed", "held-out acc", "members' acc", "n", "ECE", "reward std", "train s",
+                       "wall s", "pairs/s", "load avg"]))
+    se = (correct / total * (1 - correct / total) / total) ** 0.5
+    print(f"pooled held-out accuracy {correct / total:.4f} over {total} pairs in {len(fold_ids)} folds "
+          f"(binomial SE {se:.4f}); target 0.63; load average at end {load_avg()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=float, default=3.0)
@@ -60,13 +79,19 @@ def main() -> None:
                     help="Members per model (seeds seed..seed+K-1), scored by their mean reward.")
     ap.add_argument("--seeds", default="0", help="Comma-separated seeds, one full run (or ensemble) each.")
     ap.add_argument("--out", default="", help="Save the adapter here (default: not saved).")
+    ap.add_argument("--folds", default="",
+                    help="Cross-validation instead of seeds: fold ids of a 10-fold split by prompt, e.g. 0,1,2,3,4"
+                         " (fold 0 is the standard split); one run each with the first seed, accuracy pooled.")
     args = ap.parse_args()
     quiet_transformers()
     with Timer() as load:
         from rewards.engine import read_elements, split_by_prompt
 
-        train, held = split_by_prompt(read_elements(require(HH_DEV)), 0.1, seed=0)
+        elements = read_elements(require(HH_DEV))
+        train, held = split_by_prompt(elements, 0.1, seed=0)
     print(f"train {len(train)} pairs, held-out {len(held)}; load average {load_avg()}; {vars(args)}", flush=True)
+    if args.folds:
+        return cross_validate(args, elements, [int(f) for f in args.folds.split(",")])
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         rows.append(run_once(args, seed, train, held))
