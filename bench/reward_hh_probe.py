@@ -1,18 +1,17 @@
 """(d) baseline: how far does the frozen backbone alone get on HH harmless, and how much does the
 held-out fold move the number? A logistic regression on the difference of frozen all-MiniLM-L6-v2
 sentence embeddings (chosen - rejected, mean-pooled, dialogue cut to its last 600 characters +
-response), scored on the bench's standard 10% held-out split and by 10-fold cross-validation
-by prompt over all 1,800 pairs (data: ../shared/data/hh-rlhf-harmless/dev.jsonl.gz; source:
-github.com/anthropics/hh-rlhf @ 354e5c3, harmless-base/test.jsonl.gz, MIT).
+response), scored by 10-fold cross-validation by prompt over all 1,800 pairs (the folds of
+reward_hh_accuracy.py --folds; fold 0 is the standard 10% held-out split). Data:
+../shared/data/hh-rlhf-harmless/dev.jsonl.gz (source: github.com/anthropics/hh-rlhf @ 354e5c3,
+harmless-base/test.jsonl.gz, MIT).
 
     .venv/bin/python bench/reward_hh_probe.py
 """
 
 from __future__ import annotations
 
-import hashlib
-
-from reward_common import HH_DEV, Timer, load_avg, minilm_path, quiet_transformers, require, table
+from reward_common import HH_DEV, Timer, load_avg, minilm_path, prompt_fold, quiet_transformers, require, table
 
 
 def main() -> None:
@@ -22,12 +21,10 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
     from sklearn.linear_model import LogisticRegression
 
-    from rewards.engine import read_elements, split_by_prompt
+    from rewards.engine import read_elements
 
     torch.set_num_threads(2)
     elements = [e for e in read_elements(require(HH_DEV)) if len(e.responses) == 2]
-    _, held = split_by_prompt(elements, 0.1, seed=0)
-    held_prompts = {e.prompt for e in held}
     encoder = SentenceTransformer(minilm_path(), device="cpu")
     encoder.max_seq_length = 256
     texts = []
@@ -45,14 +42,16 @@ def main() -> None:
         return clf.decision_function(chosen[test_idx] - rejected[test_idx]) > 0
 
     idx = np.arange(len(elements))
-    standard = np.array([e.prompt in held_prompts for e in elements])
-    rows = [["standard 10% split", int(standard.sum()), f"{correct(idx[~standard], idx[standard]).mean():.4f}"]]
-    fold = np.array([int(hashlib.sha256(e.prompt.encode()).hexdigest(), 16) % 10 for e in elements])
+    fold = np.array([prompt_fold(e.prompt, 10) for e in elements])
     pooled = np.zeros(len(elements), dtype=bool)
+    rows = []
     for f in range(10):
         test = idx[fold == f]
         pooled[test] = correct(idx[fold != f], test)
-        rows.append([f"fold {f}", len(test), f"{pooled[test].mean():.4f}"])
+        name = f"fold {f}" + (" (the standard split)" if f == 0 else "")
+        rows.append([name, len(test), f"{pooled[test].mean():.4f}"])
+    first_half = np.isin(fold, range(5))
+    rows.append(["folds 0-4 pooled", int(first_half.sum()), f"{pooled[first_half].mean():.4f}"])
     rows.append(["10 folds pooled", len(elements), f"{pooled.mean():.4f}"])
     print(table(rows, ["held-out set", "pairs", "probe accuracy"]))
     print(f"embedding {len(texts)} texts took {embed.seconds:.0f}s; load average {load_avg()}")
