@@ -13,11 +13,14 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import RewardConfig
 from .data import Element
 from .model import ENSEMBLE_KEY, FORMAT, META_FILE, read_meta
+
+if TYPE_CHECKING:  # the trainer imports this module
+    from .trainer import TrainResult
 
 
 def member_name(i: int) -> str:
@@ -52,7 +55,7 @@ def train_reward_ensemble(
     progress: bool = True,
     on_log: Callable[[dict[str, float]], None] | None = None,
     stop_at_step: int | None = None,
-) -> Any:
+) -> TrainResult:
     """Train the members one after another into ``config.output_dir``/member-<i>, then evaluate
     the ensemble. Steps count across members (member i's step s is i * per_member + s), so
     progress, ``stop_at_step`` and ``resume`` (finished members are kept) see one run."""
