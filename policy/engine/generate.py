@@ -54,7 +54,9 @@ def encode_prompt(
     return ids[-max_length:]
 
 
-def left_pad(rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(
+    rows: list[list[int]], pad_id: int, device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     width = max(len(r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -81,7 +83,8 @@ def response_mask(responses: torch.Tensor, stop_ids: list[int]) -> tuple[torch.T
     """(mask, ended): 1 up to and including the first stop token of each row; ended = had one."""
     is_stop = torch.isin(responses, torch.tensor(stop_ids, device=responses.device))
     ended = is_stop.any(dim=1)
-    first = torch.where(ended, is_stop.int().argmax(dim=1), torch.full_like(ended, responses.shape[1] - 1, dtype=torch.long))
+    last = torch.full_like(ended, responses.shape[1] - 1, dtype=torch.long)
+    first = torch.where(ended, is_stop.int().argmax(dim=1), last)
     positions = torch.arange(responses.shape[1], device=responses.device).unsqueeze(0)
     return (positions <= first.unsqueeze(1)).long(), ended
 
