@@ -1,7 +1,7 @@
 """Database-free torch core of the policy: configs, one base with named LoRA adapters, batched
 (mixed-adapter) generation, SFT and PPO. No Django imports: tasks and commands call into it."""
 
-from .adapters import POLICY, REFERENCE, VALUE, load_causal_base, read_meta, save_adapter
+from .adapters import POLICY, REFERENCE, VALUE, load_causal_base, load_for_generation, read_meta, save_adapter
 from .config import AdapterConfig, GenerationConfig, PPOConfig, SFTConfig
 from .generate import Completion, Generation, encode_prompt, generate_batch, generate_completions
 from .ppo import PolicyTrainingError, PPOResult, PPOTrainer, RewardFn, train_ppo
@@ -12,6 +12,7 @@ __all__ = [
     "POLICY", "REFERENCE", "VALUE", "AdapterConfig", "AdaptiveKLController", "Completion", "GenerationConfig",
     "Generation", "PPOConfig", "PPOResult", "PPOTrainer", "PolicyTrainingError", "RewardFn", "SFTConfig",
     "SFTDataError", "SFTExample", "SFTResult", "encode_prompt", "gae", "generate_batch", "generate_completions",
-    "kl_per_token", "load_causal_base", "policy_loss", "read_meta", "read_sft_file", "save_adapter", "sft_example",
+    "kl_per_token", "load_causal_base", "load_for_generation",
+    "policy_loss", "read_meta", "read_sft_file", "save_adapter", "sft_example",
     "shape_rewards", "train_ppo", "train_sft", "value_loss", "whiten",
 ]

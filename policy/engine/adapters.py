@@ -214,3 +214,23 @@ def adapter_snapshot(params: list[torch.nn.Parameter]) -> list[torch.Tensor]:
 
 def adapter_changed(params: list[torch.nn.Parameter], before: list[torch.Tensor]) -> bool:
     return any(not torch.equal(p.detach(), b) for p, b in zip(params, before, strict=True))
+
+
+def load_for_generation(
+    base_model: str, adapter_dirs: list[str], *, device: str = "auto", precision: str = "auto"
+) -> tuple[Any, Any, list[str | None]]:
+    """The base once, with every adapter folder loaded under its own name (``a0``, ``a1``...).
+    Returns (model, tokenizer, adapter names); with no folders the name list is [None] (base)."""
+    base, tokenizer, _ = load_causal_base(base_model, device=device, precision=precision)
+    if not adapter_dirs:
+        return base, tokenizer, [None]
+    names = [f"a{i}" for i in range(len(adapter_dirs))]
+    model: Any = None
+    for name, folder in zip(names, adapter_dirs, strict=True):
+        check_same_base(folder, base_model)
+        if model is None:
+            model = PeftModel.from_pretrained(base, folder, adapter_name=name)
+        else:
+            model.load_adapter(folder, adapter_name=name)
+    model.eval()
+    return model, tokenizer, names

@@ -198,7 +198,7 @@ def generate_completions(
     jobs = [(i, a, j) for i in range(len(prompts)) for j in range(k) for a in adapters]
     # Similar lengths together: less padding per batch.
     jobs.sort(key=lambda job: len(encoded[job[0]]))
-    mixed = len(adapters) > 1 or adapters[0] is not None
+    mixed = hasattr(model, "peft_config")  # a PeftModel: name every row's adapter (None = the base)
     out: list[Completion] = []
     for start in range(0, len(jobs), config.batch_size):
         batch = jobs[start: start + config.batch_size]
