@@ -7,7 +7,9 @@ from django.db import models
 class TrainingRun(models.Model):
     class Kind(models.TextChoices):
         REWARD = "reward", "Reward model"
-        POLICY = "policy", "Policy (PPO)"
+        SFT = "sft", "Policy (SFT)"
+        PPO = "ppo", "Policy (PPO)"
+        GENERATE = "generate", "Generation into the labeling queue"
 
     class Status(models.TextChoices):
         QUEUED = "queued"

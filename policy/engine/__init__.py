@@ -6,7 +6,7 @@ from .config import AdapterConfig, GenerationConfig, PPOConfig, SFTConfig
 from .generate import Completion, Generation, encode_prompt, generate_batch, generate_completions
 from .ppo import PolicyTrainingError, PPOResult, PPOTrainer, RewardFn, train_ppo
 from .ppo_core import AdaptiveKLController, gae, kl_per_token, policy_loss, shape_rewards, value_loss, whiten
-from .sft import SFTDataError, SFTExample, SFTResult, read_sft_file, sft_example, train_sft
+from .sft import SFTDataError, SFTExample, SFTResult, read_sft_file, sft_example, sft_planned_steps, train_sft
 
 __all__ = [
     "POLICY", "REFERENCE", "VALUE", "AdapterConfig", "AdaptiveKLController", "Completion", "GenerationConfig",
@@ -14,5 +14,5 @@ __all__ = [
     "SFTDataError", "SFTExample", "SFTResult", "encode_prompt", "gae", "generate_batch", "generate_completions",
     "kl_per_token", "load_causal_base", "load_for_generation",
     "policy_loss", "read_meta", "read_sft_file", "save_adapter", "sft_example",
-    "shape_rewards", "train_ppo", "train_sft", "value_loss", "whiten",
+    "sft_planned_steps", "shape_rewards", "train_ppo", "train_sft", "value_loss", "whiten",
 ]

@@ -178,6 +178,7 @@ class Completion:
     text: str
     ended: bool
     tokens: int
+    seed: int = 0
 
 
 def generate_completions(
@@ -202,12 +203,13 @@ def generate_completions(
     out: list[Completion] = []
     for start in range(0, len(jobs), config.batch_size):
         batch = jobs[start: start + config.batch_size]
-        torch.manual_seed(config.seed + start)
+        seed = config.seed + start
+        torch.manual_seed(seed)
         result = generate_batch(model, tokenizer, [encoded[i] for i, _, _ in batch], config,
                                 adapters=[a for _, a, _ in batch] if mixed else None)
         lengths = result.response_mask.sum(1).tolist()
         for (i, a, j), text, end, n in zip(batch, result.texts, result.ended.tolist(), lengths, strict=True):
-            out.append(Completion(i, a, j, text, bool(end), int(n)))
+            out.append(Completion(i, a, j, text, bool(end), int(n), seed))
         if on_batch is not None:
             on_batch(len(batch), result)
     out.sort(key=lambda c: (c.prompt_index, adapters.index(c.adapter), c.k))
