@@ -3,8 +3,6 @@ length-bucketed batches, the frozen base in bf16 where the device runs it fast."
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 import time
 from collections.abc import Callable
@@ -29,12 +27,13 @@ from .adapters import (
 )
 from .checkpoint import list_checkpoints, load_checkpoint_info, save_checkpoint
 from .config import SFTConfig
+from .data import PolicyDataError, is_chat, read_jsonl
 from .forward import position_ids
 from .generate import Prompt, encode_prompt
 from .ppo import PolicyTrainingError, prompts_fingerprint
 
 
-class SFTDataError(ValueError):
+class SFTDataError(PolicyDataError):
     """A bad SFT record; the message names the line and field."""
 
 
@@ -58,17 +57,13 @@ def sft_example(record: Any, where: str = "record") -> SFTExample:
         raise SFTDataError(f"{where}: must be an object with prompt and response, or messages")
     if "messages" in record:
         turns = record["messages"]
-        if (not isinstance(turns, list) or len(turns) < 2 or not all(
-                isinstance(t, dict) and isinstance(t.get("content"), str) and isinstance(t.get("role"), str)
-                for t in turns)):
+        if not is_chat(turns) or len(turns) < 2:
             raise SFTDataError(f"{where}: messages must be a list of at least 2 {{role, content}} turns")
         if turns[-1]["role"] != "assistant":
             raise SFTDataError(f"{where}: the last of messages must be the assistant's turn (the response)")
         return SFTExample(turns[:-1], turns[-1]["content"])
     prompt, response = record.get("prompt"), record.get("response")
-    valid_chat = isinstance(prompt, list) and prompt and all(
-        isinstance(t, dict) and isinstance(t.get("content"), str) for t in prompt)
-    if not (isinstance(prompt, str) and prompt.strip()) and not valid_chat:
+    if not (isinstance(prompt, str) and prompt.strip()) and not is_chat(prompt):
         raise SFTDataError(f"{where}: prompt must be a non-empty string or a list of {{role, content}} turns")
     if not isinstance(response, str) or not response.strip():
         raise SFTDataError(f"{where}: response must be a non-empty string")
@@ -76,23 +71,10 @@ def sft_example(record: Any, where: str = "record") -> SFTExample:
 
 
 def read_sft_file(path: str | Path) -> list[SFTExample]:
-    path = Path(path)
-    if not path.is_file():
-        raise SFTDataError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
-    out = []
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SFTDataError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            out.append(sft_example(record, f"{path}:{number}"))
-    if not out:
+    examples = [sft_example(record, where) for where, record in read_jsonl(path)]
+    if not examples:
         raise SFTDataError(f"{path}: no records")
-    return out
+    return examples
 
 
 def encode_sft(tokenizer: Any, example: SFTExample, config: SFTConfig) -> tuple[list[int], int]:

@@ -335,3 +335,19 @@ def _check_chat_template(folder: Path) -> None:
         raise ModelPrepError(f"the tokenizer saved in {folder} has no usable chat template: {exc}") from None
     if "<|im_start|>assistant" not in text:
         raise ModelPrepError(f"the tokenizer saved in {folder} renders no ChatML prompt: {text!r}")
+
+
+def resolve_base_model(value: str | None, *, kind: str = "policy") -> str:
+    """The base model to use: ``value`` (a local folder or a hub id), or the prepared offline
+    default for ``kind`` ('policy' or 'reward'). ModelPrepError when a local folder is missing or
+    the default was never prepared, naming the fix."""
+    if value:
+        looks_local = value.startswith(("/", ".", "~")) or Path(value).exists()
+        if looks_local and not Path(value).expanduser().is_dir():
+            raise ModelPrepError(f"base model folder {value} does not exist")
+        return str(Path(value).expanduser()) if looks_local else value
+    default = default_policy_base() if kind == "policy" else default_reward_base()
+    if not (Path(default) / "config.json").is_file():
+        raise ModelPrepError(f"the offline default {kind} base {default} is not prepared; run `make setup` or "
+                             "`python manage.py prepare_models`, or pass --base-model PATH_OR_HUB_ID")
+    return default

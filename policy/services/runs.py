@@ -23,9 +23,13 @@ class PolicyRunError(ValueError):
 
 
 def default_base_model() -> str:
-    from policy.services.models_prep import default_policy_base
+    """The prepared offline policy base (PolicyRunError naming the fix when it is missing)."""
+    from policy.services.models_prep import ModelPrepError, resolve_base_model
 
-    return default_policy_base()
+    try:
+        return resolve_base_model(None)
+    except ModelPrepError as exc:
+        raise PolicyRunError(str(exc)) from None
 
 
 def _checked(config_class: Any, values: dict[str, Any]) -> dict[str, Any]:

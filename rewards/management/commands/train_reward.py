@@ -16,48 +16,24 @@ RewardConfig is an option (``--lora-r``, ``--batch-size``, ...), with its help t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from rewards.engine import DataError, Element, RewardConfig, read_elements, split_by_prompt, train_reward_model
+from training import cli
 
 # Fields set by dedicated options rather than the generic --field-name ones.
 _SPECIAL = {"base_model", "output_dir"}
 
 
-def _list_of_str(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One --option per RewardConfig field, typed from its default, with the field's help text."""
-    group = parser.add_argument_group("training settings (RewardConfig)")
-    for f in dataclasses.fields(RewardConfig):
-        if f.name in _SPECIAL:
-            continue
-        default = f.default if f.default is not dataclasses.MISSING else None
-        flag = "--" + f.name.replace("_", "-")
-        helptext = f.metadata.get("help", "").replace("%", "%%")
-        if isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=helptext)
-        elif f.name in {"target_modules", "modules_to_save"}:
-            group.add_argument(flag, type=_list_of_str, default=None, help=helptext + " Comma-separated.")
-        elif isinstance(default, int | float):
-            group.add_argument(flag, type=type(default), default=None, help=f"{helptext} Default: {default}.")
-        else:
-            group.add_argument(flag, type=str, default=None, help=f"{helptext} Default: {default}.")
+    cli.add_config_arguments(parser, RewardConfig, skip=_SPECIAL, title="training settings (RewardConfig)")
 
 
 def config_from_options(options: dict[str, Any], **fixed: Any) -> RewardConfig:
-    values = {f.name: options[f.name] for f in dataclasses.fields(RewardConfig)
-              if options.get(f.name) is not None and f.name not in _SPECIAL}
-    try:
-        return RewardConfig(**values, **fixed)
-    except (TypeError, ValueError) as exc:
-        raise CommandError(f"bad training settings: {exc}") from None
+    return cli.config_from_options(options, RewardConfig, skip=_SPECIAL, **fixed)
 
 
 class Command(BaseCommand):
@@ -138,8 +114,7 @@ class Command(BaseCommand):
             raise CommandError("--base-model is required (or --from-active)")
         if options.get("out"):
             self.stderr.write("--out is ignored with --project: runs write to ARTIFACT_DIR/runs/<run id>")
-        config = {f.name: options[f.name] for f in dataclasses.fields(RewardConfig)
-                  if options.get(f.name) is not None and f.name not in _SPECIAL}
+        config = cli.config_values(options, RewardConfig, skip=_SPECIAL)
         run_settings = {"base_model": options.get("base_model") or "", "config": config, "fine_tune_from": parent}
         try:
             reward_run_settings(**run_settings)  # before the snapshot, so a refused request leaves nothing
