@@ -132,6 +132,7 @@ def generate_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
         context.log(f"skipped {len(skipped)} prompt(s) left with fewer than 2 samples: {skipped[:10]}")
     metrics = {**result.as_dict(), "duplicates": len(result.duplicates), "completions": len(completions),
                "empty": sum(1 for c in completions if not c.text.strip()), "skipped_prompts": len(skipped),
+               "skipped_samples": sum(1 for s in samples if s.text.strip() and s.prompt.external_id in set(skipped)),
                "mean_tokens": sum(c.tokens for c in completions) / max(1, len(completions))}
     return {"metrics": metrics, "artifact_path": str(Path(inputs["base_model"]))}
 

@@ -22,12 +22,13 @@ class PolicyRunError(ValueError):
     """A run that cannot be made as asked; the message says what to fix."""
 
 
-def default_base_model() -> str:
-    """The prepared offline policy base (PolicyRunError naming the fix when it is missing)."""
+def base_model_or_default(value: str = "") -> str:
+    """``value`` checked (a missing local folder is refused), or the prepared offline policy base;
+    PolicyRunError naming the fix."""
     from policy.services.models_prep import ModelPrepError, resolve_base_model
 
     try:
-        return resolve_base_model(None)
+        return resolve_base_model(value or None)
     except ModelPrepError as exc:
         raise PolicyRunError(str(exc)) from None
 
@@ -53,7 +54,7 @@ def _base_for(start: PolicyModel | None, base_model: str) -> str:
             raise PolicyRunError(f"policy {start.pk} was trained on {start.base_model!r}, not {base_model!r}; "
                                  "leave the base model out to use its own")
         return start.base_model
-    return base_model or default_base_model()
+    return base_model_or_default(base_model)
 
 
 def ppo_run_create(
@@ -94,7 +95,7 @@ def sft_run_create(
     from policy.engine import SFTConfig, SFTDataError, read_sft_file
 
     values = dict(config or {})
-    values["base_model"] = values.get("base_model") or default_base_model()
+    values["base_model"] = base_model_or_default(values.get("base_model", ""))
     values = _checked(SFTConfig, values)
     try:
         examples = read_sft_file(data_path)
@@ -128,7 +129,7 @@ def generation_run_create(
     bases = {p.base_model for p in policies if p is not None}
     if len(bases) > 1:
         raise PolicyRunError(f"policies on different bases cannot share a batch: {sorted(bases)}")
-    base = bases.pop() if bases else (base_model or default_base_model())
+    base = bases.pop() if bases else base_model_or_default(base_model)
     if base_model and base_model != base:
         raise PolicyRunError(f"the policies were trained on {base!r}, not {base_model!r}")
     try:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import BertConfig, BertForSequenceClassification, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from tests.rewards.conftest import _tokenizer
 
 WORDS = ("good bad the a is it yes no maybe cat dog sky blue red why how what you i answer question "
          "please thanks kind rude one two three").split()
@@ -38,6 +40,24 @@ def build_tiny_lm(path, seed: int = 0) -> str:
 @pytest.fixture(scope="session")
 def tiny_lm(tmp_path_factory) -> str:
     return build_tiny_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_reward_folder(tmp_path_factory) -> str:
+    from rewards.engine import RewardConfig, build_reward_model, save_reward_model
+
+    base = tmp_path_factory.mktemp("rm-base")
+    tokenizer = _tokenizer(encoder=True)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=1, pad_token_id=0)
+    BertForSequenceClassification(config).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    out = tmp_path_factory.mktemp("rm")
+    rm_config = RewardConfig(base_model=str(base), output_dir=str(out), max_length=32, seed=1)
+    model, tok = build_reward_model(rm_config)
+    save_reward_model(model, tok, out, config=rm_config)
+    return str(out)
 
 
 def count_reward(prompts, responses) -> list[float]:
