@@ -208,12 +208,19 @@ def load_adapter_state(model: PeftModel, name: str, folder: str | Path) -> None:
         raise ValueError(f"{folder}: unexpected adapter keys {result.unexpected_keys[:3]}")
 
 
+def _fingerprint(p: torch.Tensor) -> torch.Tensor:
+    values = p.detach().double()
+    return torch.stack([values.sum(), (values * values).sum()])
+
+
 def adapter_snapshot(params: list[torch.nn.Parameter]) -> list[torch.Tensor]:
-    return [p.detach().clone() for p in params]
+    """A cheap fingerprint per parameter (sum and sum of squares, in float64): no second copy of
+    the weights, which matters when every weight trains."""
+    return [_fingerprint(p) for p in params]
 
 
 def adapter_changed(params: list[torch.nn.Parameter], before: list[torch.Tensor]) -> bool:
-    return any(not torch.equal(p.detach(), b) for p, b in zip(params, before, strict=True))
+    return any(not torch.equal(_fingerprint(p), b) for p, b in zip(params, before, strict=True))
 
 
 def load_for_generation(

@@ -151,6 +151,10 @@ class PPOConfig(AdapterConfig):
     )
     value_init_adapter: str = _f("", "A saved value adapter folder (value/ of an earlier PPO run) to continue from.")
     rollout_batch_size: int = _f(0, "Rollouts per forward pass when scoring log-probs; 0 = mini_batch_size.")
+    full_finetune: bool = _f(
+        False, "Train every weight instead of LoRA adapters (three model copies: policy, value, reference). For"
+        " comparisons; LoRA is the product default."
+    )
 
     def __post_init__(self) -> None:
         _check_runtime(self)

@@ -23,19 +23,8 @@ import torch
 from training.torch_setup import setup_torch
 
 from .adapters import (
-    POLICY,
-    REFERENCE,
-    VALUE,
     adapter_changed,
     adapter_snapshot,
-    add_adapter,
-    attach_policy,
-    load_adapter_state,
-    load_causal_base,
-    new_value_head,
-    save_adapter,
-    trainable_parameters,
-    use_adapter,
 )
 from .checkpoint import list_checkpoints, load_checkpoint_info, save_checkpoint
 from .config import GenerationConfig, PPOConfig
@@ -53,6 +42,7 @@ from .ppo_core import (
     value_loss,
     whiten,
 )
+from .roles import make_roles
 
 RewardFn = Callable[[list[Prompt], list[str]], list[float]]
 
@@ -118,24 +108,13 @@ class PPOTrainer:
             raise PolicyTrainingError("no prompts to train on")
         self.config, self.prompts = config, prompts
         self.reward_fn, self.heldout_reward_fn = reward_fn, heldout_reward_fn
-        self.device, _ = setup_torch(config.threads, config.device, config.precision)
-        base, self.tokenizer, self.precision = load_causal_base(config.base_model, device=config.device,
-                                                                precision=config.precision)
-        self.model = attach_policy(base, config)
-        self.reference: str | None = None
-        if config.init_adapter and config.reference == "init":
-            add_adapter(self.model, REFERENCE, path=config.init_adapter, trainable=False)
-            self.reference = REFERENCE
-        add_adapter(self.model, VALUE, path=config.value_init_adapter, cfg=config, trainable=True)
-        self.model.base_model.set_adapter(POLICY)
-        self.value_head = new_value_head(base, self.device, config.value_init_adapter)
-        self.policy_params = trainable_parameters(self.model, (POLICY,))
-        self.value_params = [*trainable_parameters(self.model, (VALUE,)), *self.value_head.parameters()]
+        setup_torch(config.threads, config.device, config.precision)
+        self.roles = make_roles(config)
+        self.model, self.tokenizer, self.device = self.roles.policy, self.roles.tokenizer, self.roles.device
+        self.value_head = self.roles.value_head
+        self.policy_params, self.value_params = self.roles.policy_params, self.roles.value_params
         if not self.policy_params:
             raise PolicyTrainingError("the policy adapter has no trainable parameters; check target_modules")
-        self.trainable = self.policy_params + self.value_params
-        for p in self.trainable:
-            p.requires_grad_(True)
         self.policy_optimizer = torch.optim.AdamW(self.policy_params, lr=config.learning_rate)
         self.value_optimizer = torch.optim.AdamW(self.value_params, lr=config.value_learning_rate)
         self.kl_controller = AdaptiveKLController(config.kl_coef, config.target_kl, config.kl_horizon)
@@ -176,11 +155,12 @@ class PPOTrainer:
         temperature = self.config.temperature
         for s in range(0, ids.shape[0], chunk):
             i, m = ids[s: s + chunk], mask[s: s + chunk]
-            logp, entropy = response_logprobs(self.model, i, m, length, temperature, with_entropy=True)
-            with use_adapter(self.model, self.reference, self.trainable):
-                ref, _ = response_logprobs(self.model, i, m, length, temperature)
-            with use_adapter(self.model, VALUE, self.trainable):
-                values = response_values(self.model, self.value_head, i, m, length)
+            with self.roles.compute():
+                logp, entropy = response_logprobs(self.model, i, m, length, temperature, with_entropy=True)
+                with self.roles.reference() as reference:
+                    ref, _ = response_logprobs(reference, i, m, length, temperature)
+                with self.roles.value() as value_model:
+                    values = response_values(value_model, self.value_head, i, m, length)
             parts.append((logp, ref, entropy, values.float()))
         return tuple(torch.cat(column) for column in zip(*parts, strict=True))
 
@@ -188,7 +168,8 @@ class PPOTrainer:
         cfg = self.config
         indices = prompt_indices(len(self.prompts), cfg.batch_size, step, cfg.seed)
         torch.manual_seed(cfg.seed * 1_000_003 + step)
-        gen = generate_batch(self.model, self.tokenizer, [self.encoded[i] for i in indices], self.generation)
+        with self.roles.compute():
+            gen = generate_batch(self.model, self.tokenizer, [self.encoded[i] for i in indices], self.generation)
         rmask = gen.response_mask
         ids = torch.cat([gen.prompt_ids, gen.response_ids], dim=1)
         mask = torch.cat([gen.prompt_mask, rmask], dim=1)
@@ -234,13 +215,14 @@ class PPOTrainer:
             for s in range(0, n, cfg.mini_batch_size):
                 idx = order[s: s + cfg.mini_batch_size].to(batch.input_ids.device)
                 ids, mask, rmask = batch.input_ids[idx], batch.attention_mask[idx], batch.response_mask[idx]
-                logprobs, _ = response_logprobs(self.model, ids, mask, length, cfg.temperature)
+                with self.roles.compute():
+                    logprobs, _ = response_logprobs(self.model, ids, mask, length, cfg.temperature)
                 pg_loss, pg_stats = policy_loss(logprobs, batch.logprobs[idx], batch.advantages[idx], rmask,
                                                 cfg.cliprange)
                 pg_loss.backward()
                 self._clip_and_step(self.policy_params, self.policy_optimizer)
-                with use_adapter(self.model, VALUE, self.trainable):
-                    values = response_values(self.model, self.value_head, ids, mask, length).float()
+                with self.roles.compute(), self.roles.value() as value_model:
+                    values = response_values(value_model, self.value_head, ids, mask, length).float()
                 vf_loss, vf_stats = value_loss(values, batch.values[idx], batch.returns[idx], rmask,
                                                cfg.cliprange_value)
                 (cfg.vf_coef * vf_loss).backward()
@@ -253,8 +235,7 @@ class PPOTrainer:
 
     # ---- checkpoints and saving -----------------------------------------------------------
     def _write_adapters(self, folder: Path, meta: dict[str, Any] | None = None) -> None:
-        save_adapter(self.model, POLICY, folder, tokenizer=self.tokenizer, meta=meta)
-        save_adapter(self.model, VALUE, folder / "value", value_head=self.value_head)
+        self.roles.write(folder, meta)
 
     def save_checkpoint(self, step: int) -> None:
         cfg = self.config
@@ -271,11 +252,7 @@ class PPOTrainer:
             return 0
         loaded = load_checkpoint_info(found[-1], config=self.config.to_dict(), data_fingerprint=self.fingerprint,
                                       kind="ppo")
-        load_adapter_state(self.model, POLICY, found[-1])
-        load_adapter_state(self.model, VALUE, found[-1] / "value")
-        from safetensors.torch import load_file
-
-        self.value_head.load_state_dict(load_file(str(found[-1] / "value" / "value_head.safetensors")))
+        self.roles.load(found[-1])
         state = loaded["state"]
         self.policy_optimizer.load_state_dict(state["policy_optimizer"])
         self.value_optimizer.load_state_dict(state["value_optimizer"])
@@ -287,7 +264,7 @@ class PPOTrainer:
     def save_final(self, extra_meta: dict[str, Any] | None = None) -> Path:
         out = Path(self.config.output_dir)
         meta = {"kind": "ppo", "base_model": self.config.base_model, "config": self.config.to_dict(),
-                "metrics": self.history[-1] if self.history else {}, "reference": self.reference or "base",
+                "metrics": self.history[-1] if self.history else {}, "reference": self.roles.reference_label,
                 "init_adapter": self.config.init_adapter, **(extra_meta or {})}
         self._write_adapters(out, meta)
         return out

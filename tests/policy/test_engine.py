@@ -186,3 +186,15 @@ def test_sft_lowers_the_loss_on_its_data(tiny_lm, tmp_path):
     out = generate_completions(model, tokenizer, ["why cat question"], GenerationConfig(temperature=0.0,
                                max_new_tokens=4), adapters=names)
     assert out[0].text.startswith("yes good")
+
+
+def test_full_parameter_ppo_trains_every_weight_with_three_copies(tiny_lm, tmp_path):
+    from policy.engine.ppo import PPOTrainer
+
+    cfg = _ppo_config(tiny_lm, tmp_path / "full", steps=3, full_finetune=True, learning_rate=1e-4)
+    trainer = PPOTrainer(cfg, PROMPTS, count_reward)
+    n_policy = sum(p.numel() for p in trainer.policy_params)
+    assert n_policy == sum(p.numel() for p in trainer.model.parameters())
+    assert trainer.roles.value_model is not trainer.model and trainer.roles.reference_model is not trainer.model
+    result = train_ppo(cfg, PROMPTS, count_reward)
+    assert len(result.history) == 3 and (tmp_path / "full" / "model.safetensors").is_file()
