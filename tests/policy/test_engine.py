@@ -198,3 +198,21 @@ def test_full_parameter_ppo_trains_every_weight_with_three_copies(tiny_lm, tmp_p
     assert trainer.roles.value_model is not trainer.model and trainer.roles.reference_model is not trainer.model
     result = train_ppo(cfg, PROMPTS, count_reward)
     assert len(result.history) == 3 and (tmp_path / "full" / "model.safetensors").is_file()
+
+
+def test_generation_logprobs_match_a_teacher_forced_pass(tiny_lm):
+    from policy.engine import generate_batch
+    from policy.engine.forward import response_logprobs
+    from policy.engine.generate import encode_prompt
+
+    model, tokenizer, _ = load_causal_base(tiny_lm, precision="fp32")
+    config = GenerationConfig(max_new_tokens=6, temperature=0.8)
+    rows = [encode_prompt(tokenizer, p) for p in PROMPTS[:4]]
+    torch.manual_seed(0)
+    gen = generate_batch(model, tokenizer, rows, config, return_logprobs=True)
+    ids = torch.cat([gen.prompt_ids, gen.response_ids], 1)
+    mask = torch.cat([gen.prompt_mask, gen.response_mask], 1)
+    with torch.no_grad():
+        forward, _ = response_logprobs(model, ids, mask, gen.response_ids.shape[1], 0.8)
+    assert torch.allclose(gen.logprobs, forward * gen.response_mask, atol=1e-4)
+    assert (gen.logprobs <= 0).all() and gen.response_mask.sum() > 0

@@ -34,8 +34,9 @@ class Command(BaseCommand):
         source.add_argument("--prompts", help="JSONL (.gz allowed) of {\"prompt\": text or chat turns}.")
         source.add_argument("--project", help="Train on a project's prompts and active reward model (database).")
         parser.add_argument("--reward-model", help="Reward-model folder (train_reward's output); offline mode.")
-        parser.add_argument("--heldout-reward-model", help="A second reward-model folder, not trained on: its reward"
-                            " is logged beside the training reward (over-optimisation shows as the two parting).")
+        parser.add_argument("--heldout-reward-model", help="A second reward model, not trained on (a folder offline,"
+                            " a registry id with --project): its reward is logged beside the training reward"
+                            " (over-optimisation shows as the two curves parting).")
         parser.add_argument("--base-model", help="Local path or hub id of a causal LM; default: the prepared"
                             " SmolLM2-135M-Instruct.")
         parser.add_argument("--out", help="Output folder for the adapter and checkpoints (offline mode).")
@@ -101,8 +102,17 @@ class Command(BaseCommand):
             config["steps"] = options["steps"]
         if options.get("base_model"):
             config["base_model"] = options["base_model"]
+        heldout = None
+        if options.get("heldout_reward_model"):
+            from rewards.models import RewardModel
+
+            value = options["heldout_reward_model"]
+            heldout = RewardModel.objects.filter(pk=int(value)).first() if value.isdigit() else None
+            if heldout is None:
+                raise CommandError(f"--heldout-reward-model {value}: no reward model with that id")
         try:
-            run = ppo_run_create(project=project, config=config, enqueue=options["queue"])
+            run = ppo_run_create(project=project, config=config, heldout_reward_model=heldout,
+                                 enqueue=options["queue"])
         except PolicyRunError as exc:
             raise CommandError(str(exc)) from None
         run = report_run(self, run, queue=options["queue"], progress=not options["no_progress"],
