@@ -104,9 +104,11 @@ def main() -> None:
     result = train_ppo(config, train, score_a, heldout_reward_fn=score_b, progress=True)
     seconds = time.perf_counter() - t0
     hist = result.history
+    every = max(1, len(hist) // 10)
+    shown = [h for i, h in enumerate(hist) if i % every == 0 or i == len(hist) - 1]
     rows = [[h["step"], f"{h['reward_mean']:.3f}", f"{h['heldout_reward_mean']:.3f}", f"{h['kl']:.3f}",
              f"{h['entropy']:.2f}", f"{h['response_length']:.1f}", f"{h['episodes_per_s']:.2f}",
-             f"{h['tokens_per_s']:.0f}"] for h in hist[:: max(1, len(hist) // 10)] + [hist[-1]]]
+             f"{h['tokens_per_s']:.0f}"] for h in shown]
     print(table(rows, ["step", "RM A (train)", "RM B (held-out)", "KL", "entropy", "resp len", "episodes/s",
                        "gen tok/s"]))
     episodes = args.steps * args.batch_size
