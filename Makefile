@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint browser bench-deps
+.PHONY: setup run test lint browser bench-deps bench-trl-venv
 
 setup:  ## virtualenv + pinned requirements (torch 2.13.0 CPU from the local wheel folder) + base models in var/models
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,3 +27,9 @@ browser:  ## Debian's chromium for the browser test
 
 bench-deps:  ## bench-only packages (never needed by the service or its tests)
 	$(PY) -m pip install -q -r bench/requirements.txt
+
+bench-trl-venv:  ## TRL 1.12.0 (the last release with PPO) in its own venv, for bench/policy_vs_trl.py only
+	test -x bench/out/trl-venv/bin/python || $(PYTHON) -m venv bench/out/trl-venv
+	bench/out/trl-venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
+	bench/out/trl-venv/bin/pip install -q --disable-pip-version-check trl==1.12.0 transformers==5.23.0 \
+		peft==0.21.2 accelerate==1.16.0 datasets==5.2.0

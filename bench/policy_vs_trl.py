@@ -118,7 +118,8 @@ def main() -> None:
                      f"{r['scores'][0]:.3f} -> {r['scores'][-1]:.3f}", f"{gains[name]:.5f}", f"{r['kl'][-1]:.3f}"])
     trl_gain, our_gain = gains.values()
     rows.append(["ours / TRL", f"{us['seconds'] / trl['seconds']:.2f}",
-                 f"{us['episodes_per_s'] / trl['episodes_per_s']:.2f}", f"{us['peak_rss_mib'] / trl['peak_rss_mib']:.2f}",
+                 f"{us['episodes_per_s'] / trl['episodes_per_s']:.2f}",
+                 f"{us['peak_rss_mib'] / trl['peak_rss_mib']:.2f}",
                  "", f"{our_gain / trl_gain:.2f}" if trl_gain else "n/a", ""])
     print(table(rows, ["trainer", "s", "episodes/s", "peak RSS MiB", "score first -> last update",
                        "reward gained / episode", "KL last"]))
