@@ -100,6 +100,11 @@ ARTIFACT_DIR = env_path("PREFLAB_ARTIFACT_DIR", VAR_DIR / "artifacts")
 INGEST_MAX_ITEMS = env_int("PREFLAB_INGEST_MAX_ITEMS", 10_000)
 INGEST_MAX_BODY_BYTES = env_int("PREFLAB_INGEST_MAX_BODY_BYTES", 50 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES
+# Per text (a sample's text, a prompt, a chat prompt's turns together): ingestion answers 400
+# above it, and the pages render longer texts (stored by other means) as plain text. Markdown
+# rendering time grows linearly with it (labeling/rendering.py).
+INGEST_MAX_TEXT_CHARS = env_int("PREFLAB_INGEST_MAX_TEXT_CHARS", 32_768)
+INGEST_MAX_TURNS = env_int("PREFLAB_INGEST_MAX_TURNS", 256)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -57,20 +57,41 @@ def _error(index: int, item_id: Any, field_name: str, message: str) -> dict[str,
     }
 
 
+def _too_long(length: int) -> str | None:
+    """The error for a text of this length, if it is over the per-text limit."""
+    limit = settings.INGEST_MAX_TEXT_CHARS
+    if length > limit:
+        return f"must be at most {limit} characters (PREFLAB_INGEST_MAX_TEXT_CHARS); this one has {length}"
+    return None
+
+
 def _check_prompt(prompt: Any, errors: list[dict], index: int, item_id: Any) -> None:
     if isinstance(prompt, str):
         if not prompt.strip():
             errors.append(_error(index, item_id, "prompt", "must not be empty"))
+        elif message := _too_long(len(prompt)):
+            errors.append(_error(index, item_id, "prompt", message))
         return
     if isinstance(prompt, list) and prompt:
+        max_turns = settings.INGEST_MAX_TURNS
+        if len(prompt) > max_turns:
+            message = f"must have at most {max_turns} turns (PREFLAB_INGEST_MAX_TURNS); this one has {len(prompt)}"
+            errors.append(_error(index, item_id, "prompt", message))
+            return
+        total = 0
         for turn_no, turn in enumerate(prompt):
             where = f"prompt[{turn_no}]"
+            role = turn.get("role") if isinstance(turn, dict) else None
             if not isinstance(turn, dict):
                 errors.append(_error(index, item_id, where, 'must be an object {"role", "content"}'))
-            elif turn.get("role") not in CHAT_ROLES:
+            elif not isinstance(role, str) or role not in CHAT_ROLES:
                 errors.append(_error(index, item_id, f"{where}.role", "must be system, user or assistant"))
             elif not isinstance(turn.get("content"), str):
                 errors.append(_error(index, item_id, f"{where}.content", "must be a string"))
+            else:
+                total += len(turn["content"])
+        if message := _too_long(total):
+            errors.append(_error(index, item_id, "prompt", f"(all turns' contents together) {message}"))
         return
     errors.append(
         _error(index, item_id, "prompt", 'must be a string or a non-empty list of {"role", "content"} turns')
@@ -84,6 +105,8 @@ def _check_sample(sample: Any, where: str, errors: list[dict], index: int, item_
     _check_id(sample.get("external_id"), f"{where}.external_id", errors, index, item_id)
     if not isinstance(sample.get("text"), str) or not sample["text"].strip():
         errors.append(_error(index, item_id, f"{where}.text", "must be a non-empty string"))
+    elif message := _too_long(len(sample["text"])):
+        errors.append(_error(index, item_id, f"{where}.text", message))
     for key in ("model", "adapter"):
         value = sample.get(key, "")
         if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
