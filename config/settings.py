@@ -105,6 +105,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES
 # rendering time grows linearly with it (labeling/rendering.py).
 INGEST_MAX_TEXT_CHARS = env_int("PREFLAB_INGEST_MAX_TEXT_CHARS", 32_768)
 INGEST_MAX_TURNS = env_int("PREFLAB_INGEST_MAX_TURNS", 256)
+# Every JSON body (API and annotator pages): nesting deeper than this is a 400 (labeling/api/parsers.py).
+API_MAX_JSON_DEPTH = env_int("PREFLAB_API_MAX_JSON_DEPTH", 32)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -112,6 +114,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON through one strict parser: lone surrogates, NUL, deep nesting and NaN are a named 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "labeling.api.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
     # `?format=` names the export format, not a renderer.

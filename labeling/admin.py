@@ -1,5 +1,9 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db import models
 
+from labeling.api.parsers import SURROGATE, JSONBodyError, json_body_parse
 from labeling.models import (
     AnnotatorStats,
     AnnotatorStatus,
@@ -17,8 +21,36 @@ from labeling.models import (
 )
 
 
+class StrictJSONFormField(forms.JSONField):
+    """The admin's JSON field through the API's parser: a lone surrogate, NUL, deep nesting or
+    NaN is a form error naming the path, not a stored row that breaks every later page."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and value not in self.empty_values and not self.disabled:
+            try:
+                json_body_parse(value)
+            except JSONBodyError as exc:
+                raise ValidationError(exc.message, code="invalid") from None
+        return super().to_python(value)
+
+    def bound_data(self, data, initial):
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return forms.fields.InvalidJSONInput(data)
+
+    def prepare_value(self, value):
+        text = super().prepare_value(value)
+        # A value stored before these checks (SQLite keeps lone surrogates) must still display.
+        return SURROGATE.sub("\ufffd", text) if isinstance(text, str) else text
+
+
+class StrictJSONAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.JSONField: {"form_class": StrictJSONFormField}}
+
+
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(StrictJSONAdmin):
     list_display = ["slug", "name", "kind", "ranking_k", "judgments_per_task", "lease_seconds", "is_active"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["annotators"]
@@ -34,14 +66,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
+class PromptAdmin(StrictJSONAdmin):
     list_display = ["external_id", "project", "created_at"]
     list_filter = ["project"]
     search_fields = ["external_id", "text"]
 
 
 @admin.register(Sample)
-class SampleAdmin(admin.ModelAdmin):
+class SampleAdmin(StrictJSONAdmin):
     list_display = ["external_id", "prompt", "model_name", "adapter"]
     list_filter = ["model_name"]
     search_fields = ["external_id", "text"]
@@ -55,7 +87,7 @@ class TaskSampleInline(admin.TabularInline):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(StrictJSONAdmin):
     list_display = ["pk", "project", "prompt", "priority", "is_gold", "judgment_count", "judgments_wanted"]
     list_filter = ["project", "is_gold"]
     list_editable = ["priority"]
@@ -64,14 +96,14 @@ class TaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(StrictJSONAdmin):
     list_display = ["pk", "task", "annotator", "status", "served_at", "lease_expires_at"]
     list_filter = ["status", "task__project"]
     raw_id_fields = ["task"]
 
 
 @admin.register(Judgment)
-class JudgmentAdmin(admin.ModelAdmin):
+class JudgmentAdmin(StrictJSONAdmin):
     list_display = [
         "pk", "task", "annotator", "choice", "response_ms", "active_ms", "created_at", "withdrawn_at", "included",
         "weight", "override",

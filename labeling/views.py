@@ -1,8 +1,6 @@
 """Annotator pages: server-rendered, with small JSON endpoints the page's script calls so the
 next task appears without a full reload."""
 
-import json
-
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -11,10 +9,11 @@ from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
+from labeling.api.parsers import JSONBodyError, json_body_parse
 from labeling.models import Assignment, Project, Sample
 from labeling.selectors import annotator_history, annotator_progress, projects_for_annotator
 from labeling.services.assignment import assignment_next, assignment_skip
-from labeling.services.judging import JudgmentError, judgment_submit, judgment_undo_last
+from labeling.services.judging import JudgmentError, is_id, judgment_submit, judgment_undo_last
 
 ACCESS_CACHE_SECONDS = 5
 
@@ -60,10 +59,11 @@ def _task_payload(
 
 
 def _body(request: HttpRequest) -> dict:
+    """The JSON object the page sent, through the API's strict parser (named 400s, never a 500)."""
     try:
-        data = json.loads(request.body or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise JudgmentError("the body must be JSON") from None
+        data = json_body_parse(request.body or b"{}")
+    except JSONBodyError as exc:
+        raise JudgmentError(f"the body must be JSON: {exc.message}") from None
     if not isinstance(data, dict):
         raise JudgmentError("the body must be a JSON object")
     return data
@@ -71,8 +71,8 @@ def _body(request: HttpRequest) -> dict:
 
 def _own_assignment(request: HttpRequest, project: Project, data: dict) -> Assignment:
     assignment_id = data.get("assignment")
-    if not isinstance(assignment_id, int):
-        raise JudgmentError("assignment must be the id of the task shown")
+    if not is_id(assignment_id):
+        raise JudgmentError("assignment must be the id of the task shown (a whole number)")
     return get_object_or_404(
         Assignment.objects.select_related("task__project"), pk=assignment_id, annotator=request.user,
         task__project=project,

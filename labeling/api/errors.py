@@ -1,6 +1,7 @@
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from labeling.api.parsers import JSONBodyError
 from labeling.services.ingestion import IngestionError
 from labeling.services.judging import JudgmentError
 
@@ -11,6 +12,11 @@ def exception_handler(exc, context):
         body = {"detail": exc.message}
         if exc.errors:
             body["errors"] = exc.errors
+        return Response(body, status=exc.status)
+    if isinstance(exc, JSONBodyError):
+        body = {"detail": exc.message}
+        if exc.path:
+            body["errors"] = [exc.error_entry()]
         return Response(body, status=exc.status)
     if isinstance(exc, JudgmentError):
         return Response({"detail": str(exc)}, status=400)

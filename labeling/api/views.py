@@ -1,3 +1,7 @@
+import json
+import logging
+from collections.abc import Iterator
+
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -13,6 +17,31 @@ from labeling.api.serializers import IngestionResultSerializer, ItemInSerializer
 from labeling.models import Project
 from labeling.selectors import EXPORT_FORMATS, EXPORTERS, project_stats
 from labeling.services.ingestion import IngestionError, items_ingest
+
+logger = logging.getLogger(__name__)
+
+
+class ExportAborted(Exception):
+    """Raised after the error line, so the server drops the connection instead of ending the
+    response cleanly: a chunked HTTP/1.1 client sees an incomplete transfer."""
+
+
+def export_stream(rows: Iterator[str], *, name: str) -> Iterator[bytes]:
+    """The export's lines as UTF-8. If a row cannot be read or written, the stream never just
+    stops: it ends with one line {"error": ...} (no complete export has an "error" key) and then
+    aborts the connection, so neither a line-by-line reader nor the HTTP client takes the cut
+    file for a whole one."""
+    written = 0
+    try:
+        for row in rows:
+            yield row.encode("utf-8")
+            written += 1
+    except Exception as exc:
+        logger.exception("export %s failed after %d rows", name, written)
+        message = (f"the export failed after {written} rows ({type(exc).__name__}); this file is incomplete, "
+                   "see the server log")
+        yield (json.dumps({"error": message}) + "\n").encode("ascii")
+        raise ExportAborted(message) from exc
 
 
 class ProjectView(APIView):
@@ -63,7 +92,9 @@ class ExportView(APIView):
             raise ValidationError({"format": f"must be one of {', '.join(EXPORT_FORMATS)}"})
         clean = request.query_params.get("clean", "").lower() in ("1", "true", "yes")
         rows = EXPORTERS[export_format](project=project, clean=clean)
-        response = StreamingHttpResponse(rows, content_type="application/jsonl; charset=utf-8")
+        response = StreamingHttpResponse(
+            export_stream(rows, name=f"{project.slug}/{export_format}"), content_type="application/jsonl; charset=utf-8"
+        )
         suffix = "-clean" if clean else ""
         response["Content-Disposition"] = f'attachment; filename="{project.slug}-{export_format}{suffix}.jsonl"'
         return response

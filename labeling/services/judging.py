@@ -13,10 +13,25 @@ from labeling.quality.services import quality_note_judgment
 
 MAX_RATIONALE = 5000
 MAX_ACTIVE_MS = 24 * 3600 * 1000
+MAX_ID = 2**63 - 1  # the largest value of a database id column
 
 
 class JudgmentError(Exception):
     """The submission is refused; the message says what to fix."""
+
+
+def is_id(value: Any) -> bool:
+    """A database id as JSON sends it: a whole number in range; not true/false, not 130.0."""
+    return type(value) is int and 0 < value <= MAX_ID
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a number out of range"
+    names = {float: "a decimal number", str: "a string", list: "a list", dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 @dataclass(frozen=True)
@@ -43,15 +58,21 @@ def answer_parse(*, project: Project, sample_ids: list[int], data: dict[str, Any
         raise JudgmentError("active_ms must be a whole number of milliseconds, at least 0")
     if project.kind == Project.Kind.PAIRWISE:
         winner = data.get("winner")
-        if winner in (Judgment.Choice.TIE, Judgment.Choice.BOTH_BAD):
+        if isinstance(winner, str) and winner in (Judgment.Choice.TIE, Judgment.Choice.BOTH_BAD):
             return Answer(choice=winner, rationale=rationale, active_ms=active_ms)
-        if winner not in sample_ids or isinstance(winner, bool):
+        if not is_id(winner) or winner not in sample_ids:
             raise JudgmentError(f'winner must be one of the sample ids {sample_ids}, "tie" or "both_bad"')
         choice = Judgment.Choice.A if winner == sample_ids[0] else Judgment.Choice.B
         return Answer(choice=choice, rationale=rationale, active_ms=active_ms)
     ranking = data.get("ranking")
     if not isinstance(ranking, list) or not all(isinstance(group, list) and group for group in ranking):
         raise JudgmentError("ranking must be a list of non-empty lists of sample ids, best first")
+    for group_no, group in enumerate(ranking):
+        for place, sample_id in enumerate(group):
+            if not is_id(sample_id):
+                raise JudgmentError(
+                    f"ranking[{group_no}][{place}] must be a sample id (a whole number), not {_kind(sample_id)}"
+                )
     flat = [sample_id for group in ranking for sample_id in group]
     if len(flat) != len(sample_ids) or set(flat) != set(sample_ids):
         raise JudgmentError(f"ranking must place each of the samples {sorted(sample_ids)} exactly once")

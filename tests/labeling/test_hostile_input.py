@@ -166,3 +166,325 @@ def test_a_sample_too_long_stored_by_other_means_still_serves(project, annotator
     Sample.objects.filter(external_id="s0").update(text="[" * (settings.INGEST_MAX_TEXT_CHARS * 4))
     task = _page_post(annotator, project, "next", {})
     assert task.status_code == 200 and 'class="plain-text"' in task.json()["html"]
+
+
+# --- Lone surrogates, NUL and other text that is not text -------------------------------------
+
+BAD_STRINGS = {
+    "high surrogate": "\ud800", "low surrogate": "\udfff", "reversed pair": "\udc00\ud83d",
+    "surrogate inside text": "ok \udbff ok", "nul": "a\x00b",
+}
+
+
+def _raw(body) -> str:
+    """JSON text as a client would send it: non-ASCII as \\u escapes (so surrogates survive)."""
+    return json.dumps(body, ensure_ascii=True)
+
+
+def _items_cases():
+    def with_sample(field, value):
+        base = item("p")
+        base["samples"][1][field] = value
+        return base, f"samples[1].{field}"
+
+    def with_meta(value):
+        base = item("p", metadata={"source": {"tags": ["a", value]}})
+        return base, "metadata.source.tags[1]"
+
+    def with_key(value):
+        base = item("p")
+        base["samples"][0]["metadata"] = {"fine": 1, value: "x"}
+        return base, "samples[0].metadata["
+
+    return {
+        "sample text": lambda v: with_sample("text", v),
+        "sample external_id": lambda v: with_sample("external_id", v),
+        "sample model": lambda v: with_sample("model", v),
+        "sample generation": lambda v: with_sample("generation", {"stop": [v]}),
+        "prompt": lambda v: (item("p", prompt=f"Say {v}"), "prompt"),
+        "chat content": lambda v: (item("p", prompt=[{"role": "system", "content": v}]), "prompt[0].content"),
+        "external_id": lambda v: ({**item("p"), "external_id": v}, "external_id"),
+        "metadata value": with_meta,
+        "metadata key": with_key,
+    }
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_STRINGS))
+@pytest.mark.parametrize("where", sorted(_items_cases()))
+def test_items_with_text_that_is_not_text_are_a_400_naming_the_field(token_client, project, where, bad):
+    body, field = _items_cases()[where](BAD_STRINGS[bad])
+    response = token_client.post(ITEMS.format(project.slug), data=_raw([item("fine"), body]),
+                                 content_type="application/json")
+    assert response.status_code == 400, response.content
+    detail = response.json()
+    (error,) = detail["errors"]
+    assert error["index"] == 1 and error["field"].startswith(field), error
+    assert f"[1].{field}" in detail["detail"]
+    assert ("surrogate" if bad != "nul" else "NUL") in detail["detail"]
+    assert Prompt.objects.count() == 0
+
+
+def test_valid_surrogate_pairs_and_other_unicode_are_accepted(token_client, project):
+    body = item("p🙂", prompt="Ünïcödé 漢字 \U0001f600", metadata={"emoji 🙂": ["\U0001f44d"]})
+    response = token_client.post(ITEMS.format(project.slug), data=_raw([body]), content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert Prompt.objects.get().metadata == {"emoji 🙂": ["\U0001f44d"]}
+
+
+def test_bodies_that_are_not_utf8_or_not_json_are_a_400(token_client, project):
+    url = ITEMS.format(project.slug)
+    for raw in (b'[{"external_id": "\xed\xa0\x80"}]', b"\xff\xfe[", b"[NaN]", b'[{"priority": Infinity}]',
+                b'[{"priority": 1e999}]', b"[" + b"1" * 5000 + b"]", b'[{"a": 1,}]', b""):
+        response = token_client.post(url, data=raw, content_type="application/json")
+        assert response.status_code == 400, (raw[:20], response.content)
+        assert response.json()["detail"]
+
+
+@pytest.fixture
+def pair_task(project, annotator):
+    items_ingest(project=project, items=[item("p1"), item("p2")])
+    task = _page_post(annotator, project, "next", {}).json()
+    assert task["done"] is False
+    return task
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_STRINGS))
+def test_submit_with_text_that_is_not_text_is_a_400_naming_the_field(project, annotator, pair_task, bad):
+    value = BAD_STRINGS[bad]
+    bodies = {
+        "rationale": {"assignment": pair_task["assignment"], "winner": "tie", "rationale": value},
+        '["extra ': {"assignment": pair_task["assignment"], "winner": "tie", f"extra {value}": 1},
+        "winner": {"assignment": pair_task["assignment"], "winner": value},
+    }
+    for field, body in bodies.items():
+        for action in ("submit", "skip"):
+            response = _page_post(annotator, project, action, _raw(body))
+            assert response.status_code == 400, (field, response.content)
+            message = response.json()["error"]
+            assert field in message and ("surrogate" in message or "NUL" in message), message
+    assert Judgment.objects.count() == 0
+    ok = _page_post(annotator, project, "submit", {"assignment": pair_task["assignment"], "winner": "tie"})
+    assert ok.status_code == 200
+
+
+@pytest.fixture
+def score_client(project, token_client):
+    from rewards.models import RewardModel
+
+    model = RewardModel.objects.create(name="m", project=project, base_model="none", adapter_path="/nonexistent")
+    return token_client, f"/api/v1/reward-models/{model.pk}/score/"
+
+
+@pytest.mark.parametrize("bad", sorted(BAD_STRINGS))
+def test_score_with_text_that_is_not_text_is_a_400_naming_the_field(score_client, bad):
+    client, url = score_client
+    value = BAD_STRINGS[bad]
+    cases = {
+        "prompt": [{"prompt": "fine", "response": "fine"}, {"prompt": value, "response": "r"}],
+        "response": [{"prompt": "fine", "response": "fine"}, {"prompt": "p", "response": value}],
+        "prompt[0].content": [{"prompt": "f", "response": "f"},
+                              {"prompt": [{"role": "user", "content": value}], "response": "r"}],
+    }
+    for field, body in cases.items():
+        response = client.post(url, data=_raw(body), content_type="application/json")
+        assert response.status_code == 400, response.content
+        assert response.json()["errors"] == [
+            {"index": 1, "field": field, "message": response.json()["detail"]}
+        ] and f"[1].{field}" in response.json()["detail"]
+
+
+def _stream_lines(response) -> tuple[list[dict], Exception | None]:
+    lines, failure, buffer = [], None, b""
+    try:
+        for chunk in response.streaming_content:
+            buffer += chunk
+    except Exception as exc:  # the server's side of an aborted connection
+        failure = exc
+    lines = [json.loads(line) for line in buffer.decode("utf-8").splitlines()]
+    return lines, failure
+
+
+@pytest.mark.parametrize("export_format", ["pairs", "rankings", "judgments"])
+def test_an_export_that_fails_mid_stream_ends_with_an_error_line_and_aborts(
+    token_client, project, annotator, monkeypatch, export_format
+):
+    from labeling import selectors
+    from labeling.api.views import ExportAborted
+
+    items_ingest(project=project, items=[item(f"p{i}") for i in range(3)])
+    for _ in range(3):
+        task = _page_post(annotator, project, "next", {}).json()
+        _page_post(annotator, project, "submit", {"assignment": task["assignment"], "winner": task["shown_order"][0]})
+    url = f"/api/v1/projects/{project.slug}/export/?format={export_format}"
+    whole, failure = _stream_lines(token_client.get(url))
+    assert failure is None and len(whole) == 3 and not any("error" in row for row in whole)
+
+    # A row that cannot be written (a stored value the encoder refuses, a dropped database...).
+    original = selectors._dumps
+    calls = []
+
+    def dumps_failing_on_second(row):
+        calls.append(1)
+        return original({**row, "prompt_id": "\ud800"} if len(calls) == 2 else row)
+
+    monkeypatch.setattr(selectors, "_dumps", dumps_failing_on_second)
+    rows, failure = _stream_lines(token_client.get(url))
+    assert isinstance(failure, ExportAborted)
+    assert len(rows) == 2 and "error" not in rows[0]
+    assert rows[-1] == {"error": "the export failed after 1 rows (UnicodeEncodeError); this file is incomplete, "
+                                 "see the server log"}
+
+
+@pytest.mark.django_db
+def test_legacy_surrogates_are_cleaned_and_no_longer_break_pages_admin_or_exports(
+    token_client, project, annotator, make_user, client
+):
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("only SQLite ever stored lone surrogates (PostgreSQL refuses them)")
+    items_ingest(project=project, items=[item("p1", prompt=[{"role": "user", "content": "hi"}])])
+    prompt = Prompt.objects.get()
+    Prompt.objects.filter(pk=prompt.pk).update(
+        messages=[{"role": "system", "content": "bad \ud800"}, {"role": "user", "content": "hi"}],
+        metadata={"k\udc00": ["v\ud800"]},
+    )
+    Sample.objects.filter(external_id="s0").update(metadata={"x": "\udfff"})
+    # What was stored before: the page renders it (the renderer replaces the surrogate) ...
+    task = _page_post(annotator, project, "next", {})
+    assert task.status_code == 200 and "bad \ufffd" in task.json()["html"]
+    # ... and the admin shows it.
+    staff = make_user("boss", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    assert client.get(f"/admin/labeling/prompt/{prompt.pk}/change/").status_code == 200
+
+    migration = importlib.import_module("labeling.migrations.0004_replace_lone_surrogates")
+    migration.replace_lone_surrogates(apps, type("Editor", (), {"connection": connection})())
+    prompt.refresh_from_db()
+    assert prompt.messages[0]["content"] == "bad \ufffd" and prompt.metadata == {"k\ufffd": ["v\ufffd"]}
+    assert Sample.objects.get(external_id="s0").metadata == {"x": "\ufffd"}
+    _page_post(annotator, project, "submit", {"assignment": task.json()["assignment"], "winner": "tie"})
+    for export_format in ("pairs", "rankings", "judgments"):
+        url = f"/api/v1/projects/{project.slug}/export/?format={export_format}"
+        rows, failure = _stream_lines(token_client.get(url))
+        assert failure is None and not any("error" in row for row in rows)
+
+
+def test_admin_json_fields_refuse_text_that_is_not_text_and_deep_nesting(project, make_user, client):
+    items_ingest(project=project, items=[item("p1")])
+    prompt = Prompt.objects.get()
+    client.force_login(make_user("boss", is_staff=True, is_superuser=True))
+    url = f"/admin/labeling/prompt/{prompt.pk}/change/"
+    form = {"project": project.pk, "external_id": "p1", "text": "t", "messages": "null"}
+    for metadata, expected in ((_raw({"k": "\ud800"}), "surrogate"), (_raw({"\x00": 1}), "NUL"),
+                               ("[" * 10_000, "nested more than"), ("[" * 40 + "]" * 40, "nested more than"),
+                               ('{"a": NaN}', "JSON parse error")):
+        response = client.post(url, {**form, "metadata": metadata})
+        assert response.status_code == 200 and expected in response.content.decode(), metadata[:30]
+    prompt.refresh_from_db()
+    assert prompt.metadata == {}
+    assert client.post(url, {**form, "metadata": '{"ok": ["\\ud83d\\ude00"]}'}).status_code == 302
+    prompt.refresh_from_db()
+    assert prompt.metadata == {"ok": ["\U0001f600"]}
+
+
+# --- Deep nesting and ids of the wrong type --------------------------------------------------
+
+DEEP_BODIES = {
+    "10,000 [": "[" * 10_000,
+    "10,000 [ closed": "[" * 10_000 + "]" * 10_000,
+    "10,000 {": '{"a":' * 10_000 + "1" + "}" * 10_000,
+    "500 [ closed": "[" * 500 + "]" * 500,  # parses in Python, refused by the depth walk
+}
+
+
+@pytest.mark.parametrize("shape", sorted(DEEP_BODIES))
+def test_deeply_nested_bodies_are_a_400_on_every_endpoint(token_client, project, annotator, score_client, shape):
+    raw = DEEP_BODIES[shape]
+    items_ingest(project=project, items=[item("p1")])
+    responses = {
+        "items": token_client.post(ITEMS.format(project.slug), data=raw, content_type="application/json"),
+        "score": score_client[0].post(score_client[1], data=raw, content_type="application/json"),
+    }
+    for name, response in responses.items():
+        assert response.status_code == 400, (name, response.content[:200])
+        assert "nested more than" in response.json()["detail"]
+    for action in ("submit", "skip", "next"):
+        response = _page_post(annotator, project, action, raw)
+        if action == "next":  # next reads no body
+            assert response.status_code == 200
+            continue
+        assert response.status_code == 400 and "nested more than" in response.json()["error"]
+
+
+def test_nesting_is_refused_one_level_past_the_limit_naming_the_path(token_client, project, settings):
+    limit = settings.API_MAX_JSON_DEPTH
+
+    def nested(levels):  # the item list, the item and its metadata are 3 levels
+        value = "leaf"
+        for _ in range(levels - 3):
+            value = [value]
+        return [item("p", metadata={"deep": value})]
+
+    url = ITEMS.format(project.slug)
+    response = token_client.post(url, data=json.dumps(nested(limit + 1)), content_type="application/json")
+    assert response.status_code == 400, response.content
+    (error,) = response.json()["errors"]
+    assert error["index"] == 0 and error["field"].startswith("metadata.deep[0]")
+    assert f"nested more than {limit} levels deep" in error["message"]
+    assert token_client.post(url, data=json.dumps(nested(limit)), content_type="application/json").status_code == 201
+
+
+@pytest.fixture
+def ranking_task(make_project, annotator):
+    project = make_project("rank", kind="ranking", ranking_k=3)
+    items_ingest(project=project, items=[item("p1", n_samples=3)])
+    task = _page_post(annotator, project, "next", {}).json()
+    return project, task
+
+
+def test_rankings_of_the_wrong_shape_or_type_are_a_400(annotator, ranking_task):
+    project, task = ranking_task
+    a, b, c = sorted(task["shown_order"])
+    bad_rankings = {
+        "nested list": [[[a]], [b], [c]], "object": [[{"id": a}], [b], [c]], "float id": [[float(a)], [b], [c]],
+        "bool id": [[True], [b], [c]], "string id": [[str(a)], [b], [c]], "null id": [[None], [b], [c]],
+        "huge id": [[10**30], [b], [c]], "negative id": [[-a], [b], [c]], "object group": [{"a": a}, [b], [c]],
+        "flat list": [a, b, c], "empty group": [[a], [], [b, c]], "empty": [], "missing sample": [[a], [b]],
+        "twice": [[a], [a], [b, c]], "ranking object": {"0": [a]}, "string": "abc",
+    }
+    for name, ranking in bad_rankings.items():
+        response = _page_post(annotator, project, "submit", {"assignment": task["assignment"], "ranking": ranking})
+        assert response.status_code == 400, (name, response.content)
+        assert "ranking" in response.json()["error"]
+    assert Judgment.objects.count() == 0
+    ok = _page_post(annotator, project, "submit", {"assignment": task["assignment"], "ranking": [[a], [b, c]]})
+    assert ok.status_code == 200
+    assert Judgment.objects.get().ranking == [[a], [b, c]]
+    assert all(type(s) is int for group in Judgment.objects.get().ranking for s in group)
+
+
+def test_winners_and_assignments_of_the_wrong_type_are_a_400(project, annotator, pair_task):
+    first = pair_task["shown_order"][0]
+    for winner in (float(first), True, str(first), [first], {"id": first}, None, 10**30, "TIE"):
+        response = _page_post(annotator, project, "submit", {"assignment": pair_task["assignment"], "winner": winner})
+        assert response.status_code == 400 and "winner must be" in response.json()["error"], winner
+    for assignment in (True, float(pair_task["assignment"]), str(pair_task["assignment"]), 10**30, -1, 0, [1], None):
+        for action in ("submit", "skip"):
+            response = _page_post(annotator, project, action, {"assignment": assignment, "winner": "tie"})
+            assert response.status_code == 400 and "assignment must be" in response.json()["error"], assignment
+    assert Judgment.objects.count() == 0
+    response = _page_post(annotator, project, "submit", {"assignment": pair_task["assignment"], "winner": first})
+    assert response.status_code == 200 and Judgment.objects.get().choice in ("a", "b")
+
+
+def test_score_items_of_the_wrong_shape_are_a_400(score_client):
+    client, url = score_client
+    bodies = ([{"prompt": [[["x"]]], "response": "r"}], [{"prompt": [{"role": ["u"], "content": 1}], "response": ""}],
+              [{"prompt": "p", "response": {"a": "b"}}], [["p", "r"]], {"prompt": "p"}, "text", 1.5, None)
+    for body in bodies:
+        response = client.post(url, data=json.dumps(body), content_type="application/json")
+        assert response.status_code == 400, (body, response.content)
