@@ -55,3 +55,4 @@ def response_values(
     ).last_hidden_state
     states = hidden[:, -(response_length + 1): -1]
     return value_head(states.to(value_head.weight.dtype)).squeeze(-1)
+

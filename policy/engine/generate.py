@@ -101,6 +101,7 @@ class Generation:
     texts: list[str]
     logprobs: torch.Tensor | None = None
     seconds: float = 0.0
+    entropy: torch.Tensor | None = None
     adapters: list[str | None] = field(default_factory=list)
 
     @property
@@ -160,14 +161,17 @@ def generate_batch(
         responses = torch.full((ids.shape[0], 1), stop[0] if stop else pad_id, device=device)
     rmask, ended = response_mask(responses, stop)
     responses = torch.where(rmask.bool(), responses, torch.full_like(responses, pad_id))
-    logprobs = None
+    logprobs = entropy = None
     if return_logprobs:
-        logits = torch.stack(out.logits, dim=1).float()[:, : responses.shape[1]]
+        # The raw logits at the sampling temperature: the distribution each token was drawn from
+        # (top_k and top_p, when set, narrow it further and are not reflected here).
         temperature = config.temperature if config.temperature > 0 else 1.0
-        logprobs = torch.log_softmax(logits / temperature, dim=-1).gather(-1, responses.unsqueeze(-1)).squeeze(-1)
-        logprobs = logprobs * rmask
+        logp_all = torch.log_softmax(torch.stack(out.logits, dim=1).float()[:, : responses.shape[1]] / temperature, -1)
+        logprobs = logp_all.gather(-1, responses.unsqueeze(-1)).squeeze(-1) * rmask
+        entropy = -(logp_all.exp() * logp_all).sum(-1) * rmask
     return Generation(ids, mask, responses, rmask, ended, decode_responses(tokenizer, responses, rmask, ended),
-                      logprobs, seconds, list(adapters) if adapters is not None else [])
+                      logprobs=logprobs, seconds=seconds, entropy=entropy,
+                      adapters=list(adapters) if adapters is not None else [])
 
 
 @dataclass

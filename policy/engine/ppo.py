@@ -28,7 +28,6 @@ from .adapters import (
 )
 from .checkpoint import list_checkpoints, load_checkpoint_info, save_checkpoint
 from .config import GenerationConfig, PPOConfig
-from .forward import response_logprobs, response_values
 from .generate import Prompt, encode_prompt, generate_batch
 from .ppo_core import (
     AdaptiveKLController,
@@ -147,34 +146,27 @@ class PPOTrainer:
             scores = scores.clamp(-cfg.reward_clip, cfg.reward_clip)
         return raw, scores.to(self.device)
 
-    @torch.no_grad()
     def _forward_rollouts(self, ids: torch.Tensor, mask: torch.Tensor, length: int) -> tuple[torch.Tensor, ...]:
-        """Policy and reference log-probs, entropies and values, in chunks."""
+        """Reference log-probs and values, in chunks of rollout_batch_size."""
         chunk = self.config.rollout_batch_size or self.config.mini_batch_size
-        parts: list[tuple[torch.Tensor, ...]] = []
-        temperature = self.config.temperature
-        for s in range(0, ids.shape[0], chunk):
-            i, m = ids[s: s + chunk], mask[s: s + chunk]
-            with self.roles.compute():
-                logp, entropy = response_logprobs(self.model, i, m, length, temperature, with_entropy=True)
-                with self.roles.reference() as reference:
-                    ref, _ = response_logprobs(reference, i, m, length, temperature)
-                with self.roles.value() as value_model:
-                    values = response_values(value_model, self.value_head, i, m, length)
-            parts.append((logp, ref, entropy, values.float()))
+        parts = [self.roles.rollout_pass(ids[s: s + chunk], mask[s: s + chunk], length, self.config.temperature)
+                 for s in range(0, ids.shape[0], chunk)]
         return tuple(torch.cat(column) for column in zip(*parts, strict=True))
 
     def rollouts(self, step: int) -> tuple[Rollouts, dict[str, float]]:
         cfg = self.config
         indices = prompt_indices(len(self.prompts), cfg.batch_size, step, cfg.seed)
         torch.manual_seed(cfg.seed * 1_000_003 + step)
+        # The rollouts' own log-probs come from the sampler's logits (as TRL does): no extra pass.
         with self.roles.compute():
-            gen = generate_batch(self.model, self.tokenizer, [self.encoded[i] for i in indices], self.generation)
+            gen = generate_batch(self.model, self.tokenizer, [self.encoded[i] for i in indices], self.generation,
+                                 return_logprobs=True)
         rmask = gen.response_mask
         ids = torch.cat([gen.prompt_ids, gen.response_ids], dim=1)
         mask = torch.cat([gen.prompt_mask, rmask], dim=1)
         length = gen.response_ids.shape[1]
-        logprobs, ref_logprobs, entropy, values = self._forward_rollouts(ids, mask, length)
+        logprobs, entropy = gen.logprobs, gen.entropy
+        ref_logprobs, values = self._forward_rollouts(ids, mask, length)
         raw, scores = self._scores(indices, gen.texts, gen.ended)
         kl = kl_per_token(logprobs, ref_logprobs, cfg.kl_estimator) * rmask
         rewards, non_score = shape_rewards(scores, kl, rmask, self.kl_controller.value)
@@ -215,14 +207,14 @@ class PPOTrainer:
             for s in range(0, n, cfg.mini_batch_size):
                 idx = order[s: s + cfg.mini_batch_size].to(batch.input_ids.device)
                 ids, mask, rmask = batch.input_ids[idx], batch.attention_mask[idx], batch.response_mask[idx]
-                with self.roles.compute():
-                    logprobs, _ = response_logprobs(self.model, ids, mask, length, cfg.temperature)
+                # Policy, then value: each backward frees its graph before the next pass (lower peak
+                # memory than one backward over both; the parameters are disjoint either way).
+                logprobs = self.roles.policy_logprobs(ids, mask, length, cfg.temperature)
                 pg_loss, pg_stats = policy_loss(logprobs, batch.logprobs[idx], batch.advantages[idx], rmask,
                                                 cfg.cliprange)
                 pg_loss.backward()
                 self._clip_and_step(self.policy_params, self.policy_optimizer)
-                with self.roles.compute(), self.roles.value() as value_model:
-                    values = response_values(value_model, self.value_head, ids, mask, length).float()
+                values = self.roles.values(ids, mask, length)
                 vf_loss, vf_stats = value_loss(values, batch.values[idx], batch.returns[idx], rmask,
                                                cfg.cliprange_value)
                 (cfg.vf_coef * vf_loss).backward()

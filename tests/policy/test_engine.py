@@ -216,3 +216,4 @@ def test_generation_logprobs_match_a_teacher_forced_pass(tiny_lm):
         forward, _ = response_logprobs(model, ids, mask, gen.response_ids.shape[1], 0.8)
     assert torch.allclose(gen.logprobs, forward * gen.response_mask, atol=1e-4)
     assert (gen.logprobs <= 0).all() and gen.response_mask.sum() > 0
+
