@@ -33,6 +33,8 @@ class PolicyModel(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "policy"
+        verbose_name_plural = "policies"
         constraints = [
             models.UniqueConstraint(fields=["project"], condition=Q(is_active=True), name="one_active_policy"),
             models.UniqueConstraint(fields=["run"], name="one_policy_per_run"),

@@ -4,6 +4,7 @@ from django.db.models import Count, QuerySet
 
 from labeling.models import Project, Prompt
 from policy.models import PolicyModel
+from training.lineage import parent_chain
 
 PROMPT_STRATEGIES = ("fewest", "all", "list")
 
@@ -19,12 +20,7 @@ def policies_for_project(*, project: Project) -> QuerySet[PolicyModel]:
 
 def policy_lineage(*, model: PolicyModel, limit: int = 50) -> list[PolicyModel]:
     """The policy, its parent, the parent's parent... (newest first)."""
-    chain, seen, current = [], set(), model
-    while current is not None and current.pk not in seen and len(chain) < limit:
-        chain.append(current)
-        seen.add(current.pk)
-        current = current.parent
-    return chain
+    return parent_chain(model, limit)
 
 
 def prompts_for_generation(

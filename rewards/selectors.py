@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 
 from labeling.models import ApiToken, Project
 from rewards.models import PreferenceDataset, RewardModel
+from training.lineage import parent_chain
 
 
 def reward_model_active(*, project: Project) -> RewardModel | None:
@@ -17,12 +18,7 @@ def reward_models_for_project(*, project: Project) -> QuerySet[RewardModel]:
 
 def reward_model_lineage(*, model: RewardModel, limit: int = 50) -> list[RewardModel]:
     """The model, its parent, the parent's parent... (newest first)."""
-    chain, seen, current = [], set(), model
-    while current is not None and current.pk not in seen and len(chain) < limit:
-        chain.append(current)
-        seen.add(current.pk)
-        current = current.parent
-    return chain
+    return parent_chain(model, limit)
 
 
 def datasets_for_project(*, project: Project) -> QuerySet[PreferenceDataset]:

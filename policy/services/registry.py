@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from labeling.models import Project
 from policy.models import PolicyModel
+from training.lineage import activate_exclusively
 from training.models import TrainingRun
 from training.services import run_log
 
@@ -24,16 +25,7 @@ def _audit(model: PolicyModel, line: str) -> None:
 
 def policy_activate(*, model: PolicyModel, by: str = "admin", reason: str = "") -> PolicyModel:
     """Make this the project's active policy (the previous one is deactivated); audited."""
-    with transaction.atomic():
-        previous = list(PolicyModel.objects.select_for_update()
-                        .filter(project_id=model.project_id, is_active=True).exclude(pk=model.pk))
-        for old in previous:
-            PolicyModel.objects.filter(pk=old.pk).update(is_active=False)
-            _audit(old, f"deactivated by {by}: policy {model.pk} activated")
-        PolicyModel.objects.filter(pk=model.pk).update(is_active=True)
-        model.is_active = True
-        _audit(model, f"activated by {by}" + (f": {reason}" if reason else ""))
-    return model
+    return activate_exclusively(model, audit=_audit, by=by, reason=reason)
 
 
 def policy_deactivate(*, model: PolicyModel, by: str = "admin", reason: str = "") -> PolicyModel:

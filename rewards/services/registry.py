@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from rewards.models import PreferenceDataset, RewardModel
 from rewards.selectors import reward_model_active
+from training.lineage import activate_exclusively
 from training.models import TrainingRun
 from training.services import run_log
 
@@ -55,19 +56,7 @@ def activation_decision(
 
 def reward_model_activate(*, model: RewardModel, by: str = "admin", reason: str = "") -> RewardModel:
     """Make this the project's active model (the previous one is deactivated); audited."""
-    with transaction.atomic():
-        previous = list(
-            RewardModel.objects.select_for_update()
-            .filter(project_id=model.project_id, is_active=True)
-            .exclude(pk=model.pk)
-        )
-        for old in previous:
-            RewardModel.objects.filter(pk=old.pk).update(is_active=False)
-            _audit(old, f"deactivated by {by}: model {model.pk} activated")
-        RewardModel.objects.filter(pk=model.pk).update(is_active=True)
-        model.is_active = True
-        _audit(model, f"activated by {by}" + (f": {reason}" if reason else ""))
-    return model
+    return activate_exclusively(model, audit=_audit, by=by, reason=reason)
 
 
 def reward_model_deactivate(*, model: RewardModel, by: str = "admin", reason: str = "") -> RewardModel:

@@ -5,18 +5,9 @@ re-tokenized for it). One torch thread; artifacts in a tmp folder the test worke
 from __future__ import annotations
 
 import pytest
-import torch
 
 from labeling.models import Prompt
-from tests.policy.conftest import PROMPTS, tiny_lm, tiny_reward_folder  # noqa: F401 - shared fixtures
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.policy.conftest import PROMPTS, _one_torch_thread, tiny_lm, tiny_reward_folder  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture(autouse=True)
