@@ -2,10 +2,10 @@
 (mixed-adapter) generation, SFT and PPO. No Django imports: tasks and commands call into it."""
 
 from .adapters import POLICY, REFERENCE, VALUE, load_causal_base, load_for_generation, read_meta, save_adapter
-from .config import AdapterConfig, GenerationConfig, PPOConfig, SFTConfig
+from .config import AdapterConfig, GenerationConfig, PolicyTrainingError, PPOConfig, SFTConfig
 from .data import PolicyDataError, read_prompts_file
 from .generate import Completion, Generation, encode_prompt, generate_batch, generate_completions
-from .ppo import PolicyTrainingError, PPOResult, PPOTrainer, RewardFn, train_ppo
+from .ppo import PPOResult, PPOTrainer, RewardFn, train_ppo
 from .ppo_core import AdaptiveKLController, gae, kl_per_token, policy_loss, shape_rewards, value_loss, whiten
 from .sft import SFTDataError, SFTExample, SFTResult, read_sft_file, sft_example, sft_planned_steps, train_sft
 

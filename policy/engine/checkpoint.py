@@ -8,6 +8,7 @@ fingerprint, the last metrics).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -24,6 +25,14 @@ RUNTIME_FIELDS = {"threads", "device", "output_dir", "save_steps", "save_total_l
                   "max_steps"}
 
 __all__ = ["list_checkpoints", "load_checkpoint_info", "newest_step", "save_checkpoint"]
+
+
+def data_fingerprint(sequences: list[list[int]]) -> str:
+    """What a checkpoint was trained on (its token ids), to refuse resuming on other data."""
+    digest = hashlib.sha256()
+    for ids in sequences:
+        digest.update(str(ids).encode())
+    return digest.hexdigest()[:16]
 
 
 def newest_step(output_dir: str | Path) -> int:

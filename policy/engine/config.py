@@ -14,6 +14,10 @@ REFERENCES = ("init", "base")
 C = TypeVar("C")
 
 
+class PolicyTrainingError(RuntimeError):
+    """Training could not do what was asked (nothing trainable, the adapter never changed...)."""
+
+
 def _f(default: Any, help: str) -> Any:
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata={"help": help})

@@ -11,7 +11,6 @@ mode), so sampling and training compute the same policy.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,8 +25,8 @@ from .adapters import (
     adapter_changed,
     adapter_snapshot,
 )
-from .checkpoint import list_checkpoints, load_checkpoint_info, save_checkpoint
-from .config import GenerationConfig, PPOConfig
+from .checkpoint import data_fingerprint, list_checkpoints, load_checkpoint_info, save_checkpoint
+from .config import GenerationConfig, PolicyTrainingError, PPOConfig
 from .generate import Prompt, encode_prompt, generate_batch
 from .ppo_core import (
     AdaptiveKLController,
@@ -44,10 +43,6 @@ from .ppo_core import (
 from .roles import make_roles
 
 RewardFn = Callable[[list[Prompt], list[str]], list[float]]
-
-
-class PolicyTrainingError(RuntimeError):
-    """Training could not do what was asked (nothing trainable, the adapter never changed...)."""
 
 
 @dataclass
@@ -91,13 +86,6 @@ def prompt_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
     return out
 
 
-def prompts_fingerprint(encoded: list[list[int]]) -> str:
-    digest = hashlib.sha256()
-    for ids in encoded:
-        digest.update(str(ids).encode())
-    return digest.hexdigest()[:16]
-
-
 class PPOTrainer:
     """The state of one PPO run: the shared base with its adapters, optimizers and controllers."""
 
@@ -120,7 +108,7 @@ class PPOTrainer:
         self.score_moments = RunningMoments()
         self.encoded = [encode_prompt(self.tokenizer, p, chat_template=config.chat_template,
                                       max_length=config.max_prompt_length) for p in prompts]
-        self.fingerprint = prompts_fingerprint(self.encoded)
+        self.fingerprint = data_fingerprint(self.encoded)
         self.generation = GenerationConfig(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                                            top_k=0, top_p=1.0, batch_size=config.batch_size, seed=config.seed,
                                            max_prompt_length=config.max_prompt_length)
@@ -187,7 +175,6 @@ class PPOTrainer:
         if self.heldout_reward_fn is not None:
             held = self.heldout_reward_fn([self.prompts[i] for i in indices], gen.texts)
             stats["heldout_reward_mean"] = float(sum(held) / len(held))
-        self.last_texts = list(zip(indices, gen.texts, strict=True))
         return Rollouts(ids, mask, rmask.to(values.dtype), logprobs, values, advantages, returns), stats
 
     # ---- optimisation ---------------------------------------------------------------------

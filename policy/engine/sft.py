@@ -25,12 +25,11 @@ from .adapters import (
     save_adapter,
     trainable_parameters,
 )
-from .checkpoint import list_checkpoints, load_checkpoint_info, save_checkpoint
-from .config import SFTConfig
+from .checkpoint import data_fingerprint, list_checkpoints, load_checkpoint_info, save_checkpoint
+from .config import PolicyTrainingError, SFTConfig
 from .data import PolicyDataError, is_chat, read_jsonl
 from .forward import position_ids
 from .generate import Prompt, encode_prompt
-from .ppo import PolicyTrainingError, prompts_fingerprint
 
 
 class SFTDataError(PolicyDataError):
@@ -131,7 +130,7 @@ def train_sft(
         raise PolicyTrainingError("the adapter has no trainable parameters; check target_modules")
     device = next(model.parameters()).device
     encoded = [encode_sft(tokenizer, e, config) for e in examples]
-    fingerprint = prompts_fingerprint([ids + [-1, n] for ids, n in encoded])
+    fingerprint = data_fingerprint([ids + [-1, n] for ids, n in encoded])
     total = sft_planned_steps(config, len(encoded))
     warmup = int(config.warmup_ratio * total)
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)

@@ -18,9 +18,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from policy.management.commands.sft import report_run
+from policy.management.common import project_or_error, report_run
 from training import cli
 
 _SPECIAL = {"seed", "max_new_tokens"}
@@ -82,7 +83,7 @@ class Command(BaseCommand):
             if not (Path(folder) / "adapter_config.json").is_file():
                 raise CommandError(f"--adapter {folder}: not a PEFT adapter folder (no adapter_config.json)")
         config = GenerationConfig(**self.config(options))
-        setup_torch(config_threads())
+        setup_torch(settings.TORCH_THREADS)
         try:
             model, tokenizer, names = load_for_generation(base, options["adapter"])
         except (OSError, ValueError) as exc:
@@ -110,12 +111,9 @@ class Command(BaseCommand):
         self.stdout.write(f"generated={len(completions)}")
 
     def handle_project(self, options: dict[str, Any]) -> None:
-        from labeling.models import Project
         from policy.services.runs import PolicyRunError, generation_run_create, policy_run_execute_here
 
-        project = Project.objects.filter(slug=options["project"]).first()
-        if project is None:
-            raise CommandError(f"no project {options['project']!r}")
+        project = project_or_error(options["project"])
         try:
             limit = int(options["prompts"])
         except ValueError:
@@ -135,9 +133,3 @@ class Command(BaseCommand):
             self.stdout.write(f"samples_created={m['samples_created']} tasks_created={m['tasks_created']} "
                               f"skipped_prompts={m['skipped_prompts']}")
             self.stdout.write(f"generated={m['completions']}")
-
-
-def config_threads() -> int:
-    from django.conf import settings
-
-    return settings.TORCH_THREADS

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from policy.management.common import project_or_error, report_run
 from training import cli
 
 _SPECIAL = {"base_model", "output_dir"}
@@ -63,13 +64,10 @@ class Command(BaseCommand):
         self.stdout.write(f"steps={result.steps} loss_first={first:.4f} loss_last={last:.4f}")
 
     def handle_project(self, options: dict[str, Any], base: str) -> None:
-        from labeling.models import Project
         from policy.engine import SFTConfig
         from policy.services.runs import PolicyRunError, policy_run_execute_here, sft_run_create
 
-        project = Project.objects.filter(slug=options["project"]).first()
-        if project is None:
-            raise CommandError(f"no project {options['project']!r}")
+        project = project_or_error(options["project"])
         config = {**cli.config_values(options, SFTConfig, skip=_SPECIAL), "base_model": base}
         try:
             run = sft_run_create(project=project, data_path=options["data"], config=config, enqueue=options["queue"])
@@ -77,16 +75,3 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         report_run(self, run, queue=options["queue"], progress=not options["no_progress"],
                    execute=policy_run_execute_here)
-
-
-def report_run(command: BaseCommand, run, *, queue: bool, progress: bool, execute) -> Any:
-    """Queue (print the id and where to watch) or execute here; CommandError on failure."""
-    if queue:
-        command.stdout.write(f"queued {run.kind} run {run.pk}; watch it at /admin/training/trainingrun/{run.pk}/ "
-                             "(a worker on the gpu queue takes it)")
-        return run
-    run = execute(run=run, progress=progress)
-    if run.status != "succeeded":
-        raise CommandError(f"{run.kind} run {run.pk} {run.status}: {run.error[-2000:]}")
-    command.stdout.write(f"{run.kind} run {run.pk} succeeded: {run.artifact_path}")
-    return run

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from policy.management.commands.sft import report_run
+from policy.management.common import project_or_error, report_run
 from training import cli
 
 _SPECIAL = {"base_model", "output_dir", "init_adapter", "steps"}
@@ -90,13 +90,10 @@ class Command(BaseCommand):
                           f"reward_last={summary['reward_last']:.4f} kl={summary['kl']:.4f}")
 
     def handle_project(self, options: dict[str, Any]) -> None:
-        from labeling.models import Project
         from policy.engine import PPOConfig
         from policy.services.runs import PolicyRunError, policy_run_execute_here, ppo_run_create
 
-        project = Project.objects.filter(slug=options["project"]).first()
-        if project is None:
-            raise CommandError(f"no project {options['project']!r}")
+        project = project_or_error(options["project"])
         config = cli.config_values(options, PPOConfig, skip=_SPECIAL)
         if options["steps"] is not None:
             config["steps"] = options["steps"]
