@@ -78,11 +78,12 @@ class Rollouts:
 def prompt_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
     """The prompts of one step: walk seeded permutations of all prompts, one per epoch, so a
     resumed run sees exactly the prompts the interrupted one would have."""
-    out = []
+    out, orders = [], {}
     for position in range(step * batch_size, (step + 1) * batch_size):
         epoch, offset = divmod(position, n)
-        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
-        out.append(int(order[offset]))
+        if epoch not in orders:  # one permutation per epoch touched, not one per rollout
+            orders[epoch] = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 7919 + epoch))
+        out.append(int(orders[epoch][offset]))
     return out
 
 
