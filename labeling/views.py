@@ -13,7 +13,13 @@ from labeling.api.parsers import JSONBodyError, json_body_parse
 from labeling.models import Assignment, Project, Sample
 from labeling.selectors import annotator_history, annotator_progress, projects_for_annotator
 from labeling.services.assignment import assignment_next, assignment_skip
-from labeling.services.judging import JudgmentError, is_id, judgment_submit, judgment_undo_last
+from labeling.services.judging import (
+    JudgmentError,
+    LateSubmitError,
+    is_id,
+    judgment_submit,
+    judgment_undo_last,
+)
 
 ACCESS_CACHE_SECONDS = 5
 
@@ -32,30 +38,34 @@ def _project_for(request: HttpRequest, slug: str) -> Project:
     return project
 
 
-def _task_payload(
+def _task_data(
     request: HttpRequest, project: Project, assignment: Assignment | None, *, with_progress: bool = True
-) -> JsonResponse:
+) -> dict:
     """The next task as JSON with its HTML. Progress is counted on page load, undo and the end;
     after a submit or skip the page updates its own count, which saves a query per judgment."""
     progress = annotator_progress(project=project, annotator=request.user) if with_progress or not assignment else None
     if assignment is None:
-        return JsonResponse({"done": True, "progress": progress})
+        return {"done": True, "progress": progress}
     samples = {s.pk: s for s in Sample.objects.filter(pk__in=assignment.shown_order)}
     shown = [samples[sample_id] for sample_id in assignment.shown_order]
     html = render_to_string(
         "labeling/_task.html",
         {"project": project, "prompt": assignment.task.prompt, "samples": shown, "assignment": assignment},
     )
-    return JsonResponse(
-        {
-            "done": False,
-            "assignment": assignment.pk,
-            "kind": project.kind,
-            "shown_order": assignment.shown_order,
-            "html": html,
-            "progress": progress,
-        }
-    )
+    return {
+        "done": False,
+        "assignment": assignment.pk,
+        "kind": project.kind,
+        "shown_order": assignment.shown_order,
+        "html": html,
+        "progress": progress,
+    }
+
+
+def _task_payload(
+    request: HttpRequest, project: Project, assignment: Assignment | None, *, with_progress: bool = True
+) -> JsonResponse:
+    return JsonResponse(_task_data(request, project, assignment, with_progress=with_progress))
 
 
 def _body(request: HttpRequest) -> dict:
@@ -101,7 +111,7 @@ def _json_errors(view):
         try:
             return view(request, slug)
         except JudgmentError as error:
-            return JsonResponse({"error": str(error)}, status=400)
+            return JsonResponse({"error": str(error)}, status=error.status)
 
     wrapped.__name__ = view.__name__
     return wrapped
@@ -121,7 +131,12 @@ def next_task(request: HttpRequest, slug: str) -> JsonResponse:
 def submit(request: HttpRequest, slug: str) -> JsonResponse:
     project = _project_for(request, slug)
     data = _body(request)
-    judgment_submit(assignment=_own_assignment(request, project, data), annotator=request.user, data=data)
+    try:
+        judgment_submit(assignment=_own_assignment(request, project, data), annotator=request.user, data=data)
+    except LateSubmitError as error:
+        # Not recorded (the lease expired and the task is full): say so, and hand over the next task.
+        following = _task_data(request, project, assignment_next(project=project, annotator=request.user))
+        return JsonResponse({**following, "error": str(error)}, status=error.status)
     return _task_payload(
         request, project, assignment_next(project=project, annotator=request.user), with_progress=False
     )

@@ -19,5 +19,5 @@ def exception_handler(exc, context):
             body["errors"] = [exc.error_entry()]
         return Response(body, status=exc.status)
     if isinstance(exc, JudgmentError):
-        return Response({"detail": str(exc)}, status=400)
+        return Response({"detail": str(exc)}, status=exc.status)
     return drf_exception_handler(exc, context)

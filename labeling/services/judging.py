@@ -1,6 +1,7 @@
 """Record judgments: idempotent submit, and undo that withdraws instead of deleting."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -17,7 +18,17 @@ MAX_ID = 2**63 - 1  # the largest value of a database id column
 
 
 class JudgmentError(Exception):
-    """The submission is refused; the message says what to fix."""
+    """The submission is refused; the message says what to fix. `status` is the HTTP status the
+    pages and the API answer with: 400 for a bad answer, 409 when the task moved on without it."""
+
+    status = 400
+
+
+class LateSubmitError(JudgmentError):
+    """The annotator's lease expired and the task's quota was filled meanwhile (another annotator
+    took the slot): the answer is not recorded, so a task never gets more judgments than wanted."""
+
+    status = 409
 
 
 def is_id(value: Any) -> bool:
@@ -83,20 +94,44 @@ def task_sample_ids(*, task: Task) -> list[int]:
     return list(TaskSample.objects.filter(task=task).order_by("position").values_list("sample_id", flat=True))
 
 
+def _late_submit_check(*, task: Task, assignment: Assignment, now: datetime) -> None:
+    """An expired lease no longer holds a slot: accept its answer only while the task still has
+    room for it next to the live judgments and the other annotators' open leases."""
+    others_open = (
+        Assignment.objects.filter(task_id=task.pk, status=Assignment.Status.OPEN, lease_expires_at__gt=now)
+        .exclude(pk=assignment.pk)
+        .count()
+    )
+    if task.judgment_count + others_open >= task.judgments_wanted:
+        raise LateSubmitError(
+            f"your time for this task ran out at {assignment.lease_expires_at:%H:%M:%S} UTC and other annotators "
+            "have taken the judgments it needs, so this answer was not recorded; here is your next task"
+        )
+
+
 def judgment_submit(*, assignment: Assignment, annotator: AbstractBaseUser, data: dict[str, Any]) -> Judgment:
     """Record the answer for this assignment. A second submit (double click, retry) returns the
-    judgment already recorded instead of making another."""
+    judgment already recorded instead of making another.
+
+    A submit after the lease expired is still recorded if the task has room for it; if its slot
+    went to another annotator and the quota is full, it raises LateSubmitError (a 409), so a task
+    never ends with more judgments than it wants."""
     if assignment.annotator_id != annotator.pk:
         raise JudgmentError("this assignment belongs to another annotator")
     project = assignment.task.project
     answer = answer_parse(project=project, sample_ids=task_sample_ids(task=assignment.task), data=data)
-    now = timezone.now()
     with transaction.atomic():
+        # The task row first, as leasing does (no deadlock), so no lease of this task is handed
+        # out between the quota check below and the judgment.
+        task = Task.objects.select_for_update().only("judgment_count", "judgments_wanted").get(pk=assignment.task_id)
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         if locked.status == Assignment.Status.SUBMITTED:
             return Judgment.objects.get(assignment=locked, withdrawn_at__isnull=True)
         if locked.status == Assignment.Status.SKIPPED:
             raise JudgmentError("this task was skipped; ask for the next task")
+        now = timezone.now()  # read under the locks: a lease made meanwhile is already committed
+        if locked.lease_expires_at <= now:
+            _late_submit_check(task=task, assignment=locked, now=now)
         judgment = Judgment.objects.create(
             assignment=locked,
             task_id=locked.task_id,

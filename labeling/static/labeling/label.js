@@ -42,7 +42,9 @@
     });
     let data = {};
     try { data = await response.json(); } catch (e) { data = { error: "The server answered " + response.status + "." }; }
-    if (!response.ok) throw new Error(data.error || ("The server answered " + response.status + "."));
+    // A 409 on submit (the lease ran out and others filled the task) still carries the next task.
+    const moveOn = response.status === 409 && data.done !== undefined;
+    if (!response.ok && !moveOn) throw new Error(data.error || ("The server answered " + response.status + "."));
     return data;
   }
 
@@ -108,7 +110,12 @@
     if (busy) return;
     busy = true;
     submitButton.disabled = true;
-    try { say(""); show(await post(url, body), url === root.dataset.submitUrl); }
+    try {
+      say("");
+      const data = await post(url, body);
+      show(data, url === root.dataset.submitUrl && !data.error);
+      if (data.error) say(data.error, true);
+    }
     catch (error) { say(error.message, true); refresh(); }
     finally { busy = false; }
   }
