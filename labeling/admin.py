@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -19,6 +21,7 @@ from labeling.models import (
     Task,
     TaskSample,
 )
+from labeling.quality.review import ReviewError, gold_answer_check, judgment_override, task_review_update
 
 
 class StrictJSONFormField(forms.JSONField):
@@ -56,65 +59,177 @@ class ProjectAdmin(StrictJSONAdmin):
     filter_horizontal = ["annotators"]
 
 
+def _json_shown(name: str, label: str):
+    """A JSON field shown read-only. Django's display keeps a lone surrogate stored before the
+    strict parser (SQLite keeps them) and the page fails to encode; here it shows as U+FFFD."""
+
+    def shown(obj) -> str:
+        value = getattr(obj, name)
+        return "-" if value is None else SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False))
+
+    shown.short_description = label
+    return shown
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never written through the admin: these rows are history (what was labeled, by whom,
+    and what they answered). They come in through the API and the annotator pages; manual
+    decisions go through the audited services in labeling/quality/review.py."""
+
+    def _json_fields(self) -> list[models.Field]:
+        return [f for f in self.model._meta.fields if isinstance(f, models.JSONField)]
+
+    def get_exclude(self, request, obj=None):
+        return [*(super().get_exclude(request, obj) or []), *(f.name for f in self._json_fields())]
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = [_json_shown(f.name, f.verbose_name) for f in self._json_fields()]
+        return [*super().get_readonly_fields(request, obj), *shown]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["name", "project", "created_at", "revoked"]
-    readonly_fields = ["key_hash"]
+    readonly_fields = ["key_hash", "project", "name", "created_at"]  # only revoking is a change
 
     def has_add_permission(self, request) -> bool:
         return False  # keys are made with `manage.py create_token`, which shows the raw key once
 
 
 @admin.register(Prompt)
-class PromptAdmin(StrictJSONAdmin):
+class PromptAdmin(StrictJSONAdmin, ReadOnlyAdmin):
+    """Prompts come in through the ingestion API; moving one to another project would leak it
+    into that project's export, and editing one would change what was judged."""
+
     list_display = ["external_id", "project", "created_at"]
     list_filter = ["project"]
     search_fields = ["external_id", "text"]
 
 
 @admin.register(Sample)
-class SampleAdmin(StrictJSONAdmin):
+class SampleAdmin(StrictJSONAdmin, ReadOnlyAdmin):
     list_display = ["external_id", "prompt", "model_name", "adapter"]
     list_filter = ["model_name"]
     search_fields = ["external_id", "text"]
-    raw_id_fields = ["prompt"]
 
 
 class TaskSampleInline(admin.TabularInline):
+    """A task's samples: fixed at ingestion (membership is what every judgment refers to)."""
+
     model = TaskSample
-    raw_id_fields = ["sample"]
+    fields = ["position", "sample"]
+    readonly_fields = ["position", "sample"]
     extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class TaskReviewForm(forms.ModelForm):
+    """Priority and gold only; the gold answer is checked against this task's samples."""
+
+    reason = forms.CharField(required=False, help_text="Why (kept in the audit log).")
+
+    class Meta:
+        model = Task
+        fields = ["priority", "is_gold", "gold_answer"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.instance.pk is None or self.errors:
+            return cleaned
+        if cleaned.get("is_gold") and cleaned.get("gold_answer") is None:
+            self.add_error("gold_answer", "A gold task needs a gold answer.")
+            return cleaned
+        try:
+            gold_answer_check(task=self.instance, answer=cleaned.get("gold_answer"))
+        except ReviewError as exc:
+            self.add_error("gold_answer", str(exc))
+        return cleaned
 
 
 @admin.register(Task)
 class TaskAdmin(StrictJSONAdmin):
+    """Reviewers change a task's priority and gold answer, through task_review_update (validated,
+    audited, quality recomputed). Its project, prompt and samples are read-only."""
+
+    form = TaskReviewForm
     list_display = ["pk", "project", "prompt", "priority", "is_gold", "judgment_count", "judgments_wanted"]
     list_filter = ["project", "is_gold"]
     list_editable = ["priority"]
-    raw_id_fields = ["prompt"]
+    fields = ["project", "prompt", "priority", "is_gold", "gold_answer", "reason", "judgments_wanted",
+              "judgment_count", "created_at"]
+    readonly_fields = ["project", "prompt", "judgments_wanted", "judgment_count", "created_at"]
     inlines = [TaskSampleInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tasks are made by ingestion (and honeypots), with their samples
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        task_review_update(
+            task_id=obj.pk, actor=request.user, priority=obj.priority, is_gold=obj.is_gold,
+            gold_answer=obj.gold_answer, reason=form.cleaned_data.get("reason", ""),
+        )
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(StrictJSONAdmin):
+class AssignmentAdmin(StrictJSONAdmin, ReadOnlyAdmin):
     list_display = ["pk", "task", "annotator", "status", "served_at", "lease_expires_at"]
     list_filter = ["status", "task__project"]
-    raw_id_fields = ["task"]
 
 
 @admin.register(Judgment)
-class JudgmentAdmin(StrictJSONAdmin):
+class JudgmentAdmin(StrictJSONAdmin, ReadOnlyAdmin):
+    """Read-only: who judged and what they answered is history. Reviewers include or exclude a
+    judgment with the actions below (or on /review/), which go through judgment_override and
+    write the audit log; annotators withdraw their own with undo."""
+
     list_display = [
         "pk", "task", "annotator", "choice", "response_ms", "active_ms", "created_at", "withdrawn_at", "included",
         "weight", "override",
     ]
     list_filter = ["task__project", "choice", "included", "override"]
-    # Overrides go through the review pages (/review/), which write the audit log.
-    readonly_fields = ["included", "weight", "quality_reasons", "signals", "override"]
-    raw_id_fields = ["assignment", "task"]
+    actions = ["include_judgments", "exclude_judgments", "clear_overrides"]
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # judgments are flagged or withdrawn, never deleted
+    def _override(self, request, queryset, decision: str) -> None:
+        rows = list(queryset.select_related("task__project").order_by("pk"))
+        for judgment in rows:
+            judgment_override(
+                judgment_id=judgment.pk, project=judgment.task.project, decision=decision, actor=request.user,
+                reason="admin action",
+            )
+        self.message_user(request, f"{len(rows)} judgment(s): override set to {decision or 'none'} (audited).")
+
+    @admin.action(description="Include in the clean data (override, audited)", permissions=["view"])
+    def include_judgments(self, request, queryset) -> None:
+        self._override(request, queryset, "include")
+
+    @admin.action(description="Exclude from the clean data (override, audited)", permissions=["view"])
+    def exclude_judgments(self, request, queryset) -> None:
+        self._override(request, queryset, "exclude")
+
+    @admin.action(description="Clear the override: the filters decide (audited)", permissions=["view"])
+    def clear_overrides(self, request, queryset) -> None:
+        self._override(request, queryset, "")
 
 
 @admin.register(AnnotatorStatus)

@@ -1,14 +1,16 @@
-"""Manual quality decisions: include/exclude overrides on judgments and pause/ban of annotators.
-Each is reversible and writes an AuditLog row (who, when, what, before/after, why)."""
+"""Manual decisions: include/exclude overrides on judgments, pause/ban of annotators, and a task's
+priority and gold answer. Each is validated, reversible and writes an AuditLog row (who, when,
+what, before/after, why). The review pages and the Django admin change data only through these."""
 
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from labeling.models import Judgment, Project
+from labeling.models import Judgment, Project, Task, TaskSample
 from labeling.quality.models import AnnotatorStats, AnnotatorStatus, AuditLog
 from labeling.quality.services import quality_enqueue
+from labeling.services.judging import is_id
 
 OVERRIDES = ("include", "exclude", "")
 
@@ -76,3 +78,76 @@ def annotator_status_set(
         if AnnotatorStatus.Status.BANNED in (before, status):
             quality_enqueue(project_id=project.pk)
     return row
+
+
+PRIORITY_RANGE = (-(2**31), 2**31 - 1)  # Task.priority is a 32-bit integer column
+PAIRWISE_GOLD = ("a", "b", "tie", "both_bad")
+
+
+def gold_answer_check(*, task: Task, answer: Any) -> None:
+    """Refuse a gold answer that the quality pass could not score against this task: the forms
+    are "a"|"b"|"tie"|"both_bad" or {"choice": ...} (pairwise), {"ranking": [[id], ...]} with each
+    of the task's samples once, best first, or {"pairs": [[better id, worse id], ...]}; ids must be
+    the task's own samples. Other keys (such as "honeypot") are kept as notes."""
+    if answer is None:
+        return
+    sample_ids = list(TaskSample.objects.filter(task=task).order_by("position").values_list("sample_id", flat=True))
+    if isinstance(answer, str) or (isinstance(answer, dict) and "choice" in answer):
+        choice = answer if isinstance(answer, str) else answer["choice"]
+        if choice not in PAIRWISE_GOLD:
+            raise ReviewError(f"gold choice must be one of {', '.join(PAIRWISE_GOLD)}, not {choice!r}")
+        if len(sample_ids) != 2:
+            raise ReviewError(f"a choice fits pairwise tasks only; this task has {len(sample_ids)} samples: "
+                              'give {"ranking": [[id], ...]} or {"pairs": [[better, worse], ...]}')
+        return
+    if not isinstance(answer, dict) or not ({"ranking", "pairs"} & answer.keys()):
+        raise ReviewError('gold answer must be "a"/"b"/"tie"/"both_bad", {"choice": ...}, '
+                          '{"ranking": [[id], ...]} or {"pairs": [[better, worse], ...]}')
+    if "ranking" in answer:
+        ranking = answer["ranking"]
+        if not isinstance(ranking, list) or not all(isinstance(tier, list) and tier for tier in ranking):
+            raise ReviewError("gold ranking must be a list of non-empty lists of sample ids, best first")
+        flat = [sample_id for tier in ranking for sample_id in tier]
+        if not all(is_id(s) for s in flat) or sorted(flat) != sorted(sample_ids):
+            raise ReviewError(f"gold ranking must place each of this task's samples {sample_ids} exactly once")
+    if "pairs" in answer:
+        pairs = answer["pairs"]
+        if not isinstance(pairs, list) or not pairs:
+            raise ReviewError("gold pairs must be a non-empty list of [better id, worse id]")
+        for pair in pairs:
+            if (not isinstance(pair, list) or len(pair) != 2 or pair[0] == pair[1]
+                    or not all(is_id(s) and s in sample_ids for s in pair)):
+                raise ReviewError(
+                    f"each gold pair must be [better id, worse id] from this task's samples {sample_ids}, not {pair!r}"
+                )
+
+
+def task_review_update(
+    *, task_id: int, actor: AbstractBaseUser, priority: int, is_gold: bool, gold_answer: Any, reason: str = ""
+) -> Task:
+    """A reviewer's change to a task: its priority, or whether it is gold and its gold answer. The
+    task's project, prompt and samples never change. Validated (a gold task needs an answer this
+    task's samples can satisfy), audited with before and after, and a change of gold queues a
+    quality recomputation so gold accuracy is not left stale."""
+    if type(priority) is not int or not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]:
+        raise ReviewError(f"priority must be a whole number from {PRIORITY_RANGE[0]} to {PRIORITY_RANGE[1]}")
+    if is_gold and gold_answer is None:
+        raise ReviewError("a gold task needs a gold answer")
+    with transaction.atomic():
+        task = Task.objects.select_for_update().select_related("project").get(pk=task_id)
+        gold_answer_check(task=task, answer=gold_answer)
+        before = {"priority": task.priority, "is_gold": task.is_gold, "gold_answer": task.gold_answer}
+        after = {"priority": priority, "is_gold": bool(is_gold), "gold_answer": gold_answer}
+        changed = [field for field in before if before[field] != after[field]]
+        if not changed:
+            return task
+        for field in changed:
+            setattr(task, field, after[field])
+        task.save(update_fields=changed)
+        audit_record(
+            project=task.project, actor=actor, action="task_update", target_type="task", target_id=task.pk,
+            before={f: before[f] for f in changed}, after={f: after[f] for f in changed}, reason=reason,
+        )
+        if {"is_gold", "gold_answer"} & set(changed):
+            quality_enqueue(project_id=task.project_id)
+    return task

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.conf import settings
 
-from labeling.models import Judgment, Prompt, Sample
+from labeling.models import Judgment, Prompt, Sample, Task
 from labeling.rendering import MAX_NESTING, cache_clear, render_markdown
 from labeling.services.ingestion import items_ingest
 from tests.factories import item
@@ -374,21 +374,24 @@ def test_legacy_surrogates_are_cleaned_and_no_longer_break_pages_admin_or_export
 
 
 def test_admin_json_fields_refuse_text_that_is_not_text_and_deep_nesting(project, make_user, client):
+    # Prompts are read-only in the admin; a task's gold answer is the JSON a reviewer may edit.
     items_ingest(project=project, items=[item("p1")])
-    prompt = Prompt.objects.get()
+    task = Task.objects.get()
     client.force_login(make_user("boss", is_staff=True, is_superuser=True))
-    url = f"/admin/labeling/prompt/{prompt.pk}/change/"
-    form = {"project": project.pk, "external_id": "p1", "text": "t", "messages": "null"}
-    for metadata, expected in ((_raw({"k": "\ud800"}), "surrogate"), (_raw({"\x00": 1}), "NUL"),
-                               ("[" * 10_000, "nested more than"), ("[" * 40 + "]" * 40, "nested more than"),
-                               ('{"a": NaN}', "JSON parse error")):
-        response = client.post(url, {**form, "metadata": metadata})
-        assert response.status_code == 200 and expected in response.content.decode(), metadata[:30]
-    prompt.refresh_from_db()
-    assert prompt.metadata == {}
-    assert client.post(url, {**form, "metadata": '{"ok": ["\\ud83d\\ude00"]}'}).status_code == 302
-    prompt.refresh_from_db()
-    assert prompt.metadata == {"ok": ["\U0001f600"]}
+    url = f"/admin/labeling/task/{task.pk}/change/"
+    form = {"priority": "0", "is_gold": "on", "slots-TOTAL_FORMS": "0", "slots-INITIAL_FORMS": "0",
+            "slots-MIN_NUM_FORMS": "0", "slots-MAX_NUM_FORMS": "1000"}
+    for answer, expected in ((_raw({"choice": "a", "k": "\ud800"}), "surrogate"), (_raw({"\x00": 1}), "NUL"),
+                             ("[" * 10_000, "nested more than"), ("[" * 40 + "]" * 40, "nested more than"),
+                             ('{"a": NaN}', "JSON parse error")):
+        response = client.post(url, {**form, "gold_answer": answer})
+        assert response.status_code == 200 and expected in response.content.decode(), answer[:30]
+    task.refresh_from_db()
+    assert task.gold_answer is None
+    good = '{"choice": "a", "note": ["\\ud83d\\ude00"]}'
+    assert client.post(url, {**form, "gold_answer": good}).status_code == 302
+    task.refresh_from_db()
+    assert task.gold_answer == {"choice": "a", "note": ["\U0001f600"]}
 
 
 # --- Deep nesting and ids of the wrong type --------------------------------------------------
