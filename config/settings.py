@@ -1,11 +1,12 @@
 """One settings module. Embedded defaults (SQLite, a file-system broker, a local artifact
 folder); real services are one environment variable away (DATABASE_URL, CELERY_BROKER_URL)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_int, env_path, env_str
+from .env import env_bool, env_choice, env_int, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("PREFLAB_VAR_DIR", BASE_DIR / "var")
@@ -25,6 +26,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "labeling",
     "training",
     "rewards",
@@ -40,6 +42,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: answers a locked-out login with its 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -80,6 +84,31 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Password guessing: django-axes counts failed logins (login page and admin alike) in the
+# database, so every worker process sees them. After LOGIN_FAILURE_LIMIT failures for one
+# username from one address the login is refused with a 429, the right password included, for
+# LOGIN_COOLOFF_MINUTES; a success resets the count. PREFLAB_LOGIN_LOCKOUT_BY=username locks the
+# account from every address instead (stops distributed guessing, but lets anyone lock it).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("PREFLAB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("PREFLAB_LOGIN_COOLOFF_MINUTES", 15))
+_LOCKOUT_BY = {"username,ip_address": [["username", "ip_address"]], "username": ["username"],
+               "ip_address": ["ip_address"]}
+AXES_LOCKOUT_PARAMETERS = env_choice("PREFLAB_LOGIN_LOCKOUT_BY", "username,ip_address", _LOCKOUT_BY)
+AXES_RESET_ON_SUCCESS = True
+AXES_COOLOFF_MESSAGE = (
+    f"Too many failed logins: this login is locked for {env_int('PREFLAB_LOGIN_COOLOFF_MINUTES', 15)} minutes. "
+    "Wait and try again, or ask an admin to unlock it (manage.py axes_reset_username USERNAME)."
+)
+# Behind a reverse proxy, the number of proxies in front of Django (the client's address is then
+# read from X-Forwarded-For, right-most minus that many); 0 reads REMOTE_ADDR.
+AXES_IPWARE_PROXY_COUNT = env_int("PREFLAB_PROXY_COUNT", 0) or None
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    AXES_IPWARE_PROXY_ORDER = "right-most"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "labeling:project-list"
 LOGOUT_REDIRECT_URL = "login"

@@ -1,6 +1,8 @@
 """The embedded demo: two projects (A/B pairs and 3-way rankings), an admin, an annotator, and an
-API token, created only when absent."""
+API token, created only when absent, and only in demo mode: the accounts have published
+passwords (admin/admin), so with DEBUG off they are refused unless asked for explicitly."""
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,10 @@ INSTRUCTIONS = """Pick the answer that is **more helpful, honest and harmless**.
 """
 
 
+class DemoRefused(Exception):
+    """Demo accounts were asked for where they must not exist; the message says how to proceed."""
+
+
 @dataclass
 class DemoInfo:
     created: bool
@@ -33,8 +39,36 @@ def _token_file() -> Path:
     return settings.VAR_DIR / "demo_api_token.txt"
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write a secret readable by its owner only (0600), also when the file already exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+
+
+def demo_accounts_with_known_passwords() -> list[str]:
+    """The demo logins that exist and still have their published passwords."""
+    User = get_user_model()
+    found = []
+    for username, password in (DEMO_ADMIN, DEMO_ANNOTATOR):
+        user = User.objects.filter(username=username).first()
+        if user is not None and user.check_password(password):
+            found.append(username)
+    return found
+
+
 @transaction.atomic
-def demo_ensure() -> DemoInfo:
+def demo_ensure(*, without_debug: bool = False) -> DemoInfo:
+    """Create the demo data where absent. Refused (DemoRefused) when DEBUG is off, unless
+    `without_debug`: a superuser admin/admin must not appear on a server by accident."""
+    if not settings.DEBUG and not without_debug:
+        raise DemoRefused(
+            f"The demo accounts ({DEMO_ADMIN[0]}/{DEMO_ADMIN[1]}, {DEMO_ANNOTATOR[0]}/{DEMO_ANNOTATOR[1]}) are made "
+            "only in demo mode, with DJANGO_DEBUG=1 (make run sets it). To make them with DEBUG off anyway, pass "
+            "--demo-without-debug; leave out --demo on a real server."
+        )
     User = get_user_model()
     created = False
     if not User.objects.filter(username=DEMO_ADMIN[0]).exists():
@@ -60,8 +94,8 @@ def demo_ensure() -> DemoInfo:
             created = True
             if kind == Project.Kind.PAIRWISE:
                 _, token = token_create(project=project, name="demo")
-                _token_file().parent.mkdir(parents=True, exist_ok=True)
-                _token_file().write_text(token + "\n")
+                _write_private(_token_file(), token + "\n")
     if token is None and _token_file().exists():
+        _token_file().chmod(0o600)  # a file written 0644 by an older version
         token = _token_file().read_text().strip()
     return DemoInfo(created=created, token=token)

@@ -45,8 +45,7 @@ def test_invalid_stored_config_falls_back_to_defaults(project):
 
 
 def test_admin_form_rejects_bad_config_with_message(project, client, make_user):
-    make_user("root", is_staff=True, is_superuser=True)
-    client.login(username="root", password="pw-root")
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
     url = f"/admin/labeling/project/{project.pk}/change/"
     form = {"name": project.name, "slug": project.slug, "kind": project.kind,
             "ranking_k": project.ranking_k, "judgments_per_task": project.judgments_per_task,
