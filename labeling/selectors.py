@@ -7,10 +7,9 @@ from collections.abc import Iterator
 from itertools import combinations
 from typing import Any
 
-from django.core.cache import cache
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 
-from labeling.models import Judgment, Project, Prompt, Task, TaskSample
+from labeling.models import Assignment, Judgment, Project, Prompt, Task, TaskSample
 from labeling.quality.selectors import banned_annotator_ids
 
 EXPORT_FORMATS = ("pairs", "rankings", "judgments")
@@ -270,24 +269,29 @@ def projects_for_annotator(*, user) -> QuerySet[Project]:
     )
 
 
-OPEN_TASKS_CACHE_SECONDS = 10
-
-
-def project_open_tasks(*, project: Project) -> int:
-    """Tasks still short of judgments. Counting them scans the project, so the figure shown on
-    every task is cached for a few seconds instead of counted per request."""
-    key = f"labeling:open-tasks:{project.pk}"
-    count = cache.get(key)
-    if count is None:
-        # Gold tasks are mixed in at the project's rate, not worked through: they don't count here.
-        count = Task.objects.filter(project=project, is_gold=False, judgment_count__lt=F("judgments_wanted")).count()
-        cache.set(key, count, OPEN_TASKS_CACHE_SECONDS)
-    return count
-
-
 def annotator_progress(*, project: Project, annotator) -> dict[str, int]:
-    done = Judgment.objects.filter(task__project=project, annotator=annotator, withdrawn_at__isnull=True).count()
-    return {"judged": done, "open": project_open_tasks(project=project)}
+    """What this annotator has done and what is left for them: `judged` (live judgments), `left`
+    (tasks still short of judgments that they have neither judged nor skipped; the task on screen
+    counts) and `skipped` (skipped tasks that still need judgments, so can be revisited). Gold
+    tasks are mixed in at the project's rate, not worked through: they don't count in `left`.
+
+    Two queries, run on page load, undo, revisit and at the end; after a submit or skip the page
+    updates its own figures."""
+    counts = Assignment.objects.filter(task__project=project, annotator=annotator).aggregate(
+        judged=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
+        skipped=Count("pk", filter=Q(status=Assignment.Status.SKIPPED,
+                                     task__judgment_count__lt=F("task__judgments_wanted"))),
+    )
+    finished_by_me = Assignment.objects.filter(
+        task=OuterRef("pk"), annotator=annotator,
+        status__in=[Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
+    )
+    left = (
+        Task.objects.filter(project=project, is_gold=False, judgment_count__lt=F("judgments_wanted"))
+        .filter(~Exists(finished_by_me))
+        .count()
+    )
+    return {"judged": counts["judged"], "left": left, "skipped": counts["skipped"]}
 
 
 def annotator_history(*, annotator, limit: int = 200) -> QuerySet[Judgment]:

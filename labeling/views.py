@@ -4,15 +4,18 @@ next task appears without a full reload."""
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_POST
+from django.templatetags.static import static
 
 from labeling.api.parsers import JSONBodyError, json_body_parse
+from labeling.display import judgments_as_shown
+from labeling.http import require_POST
 from labeling.models import Assignment, Project, Sample
+from labeling.quality.selectors import annotator_status_of
 from labeling.selectors import annotator_history, annotator_progress, projects_for_annotator
-from labeling.services.assignment import assignment_next, assignment_skip
+from labeling.services.assignment import assignment_next, assignment_revisit, assignment_skip
 from labeling.services.judging import (
     JudgmentError,
     LateSubmitError,
@@ -41,11 +44,13 @@ def _project_for(request: HttpRequest, slug: str) -> Project:
 def _task_data(
     request: HttpRequest, project: Project, assignment: Assignment | None, *, with_progress: bool = True
 ) -> dict:
-    """The next task as JSON with its HTML. Progress is counted on page load, undo and the end;
-    after a submit or skip the page updates its own count, which saves a query per judgment."""
+    """The next task as JSON with its HTML. Progress is counted on page load, undo, revisit and at
+    the end; after a submit or skip the page updates its own figures, which saves two queries per
+    judgment. With no task, `status` says whether a reviewer paused (or banned) this annotator."""
     progress = annotator_progress(project=project, annotator=request.user) if with_progress or not assignment else None
     if assignment is None:
-        return {"done": True, "progress": progress}
+        status = annotator_status_of(project=project, annotator=request.user)
+        return {"done": True, "progress": progress, "status": status}
     samples = {s.pk: s for s in Sample.objects.filter(pk__in=assignment.shown_order)}
     shown = [samples[sample_id] for sample_id in assignment.shown_order]
     html = render_to_string(
@@ -89,6 +94,11 @@ def _own_assignment(request: HttpRequest, project: Project, data: dict) -> Assig
     )
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico on every page (the admin's too): the static SVG."""
+    return HttpResponsePermanentRedirect(static("labeling/favicon.svg"))
+
+
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
     projects = projects_for_annotator(user=request.user)
@@ -98,12 +108,14 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def label_page(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project_for(request, slug)
-    return render(request, "labeling/label.html", {"project": project})
+    status = annotator_status_of(project=project, annotator=request.user)
+    return render(request, "labeling/label.html", {"project": project, "status": status})
 
 
 @login_required
 def history_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "labeling/history.html", {"judgments": annotator_history(annotator=request.user)})
+    judgments = judgments_as_shown(annotator_history(annotator=request.user))
+    return render(request, "labeling/history.html", {"judgments": judgments})
 
 
 def _json_errors(view):
@@ -161,4 +173,15 @@ def undo(request: HttpRequest, slug: str) -> JsonResponse:
     assignment = judgment_undo_last(project=project, annotator=request.user)
     if assignment is None:
         return JsonResponse({"error": "There is no judgment to undo."}, status=409)
+    return _task_payload(request, project, assignment)
+
+
+@login_required
+@require_POST
+@_json_errors
+def revisit(request: HttpRequest, slug: str) -> JsonResponse:
+    project = _project_for(request, slug)
+    assignment = assignment_revisit(project=project, annotator=request.user)
+    if assignment is None:
+        return JsonResponse({"error": "No skipped task can be revisited now: others have finished them."}, status=409)
     return _task_payload(request, project, assignment)

@@ -9,6 +9,7 @@ import random
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from labeling.models import Assignment, Project, Task, TaskSample
@@ -129,7 +130,8 @@ def _take(project: Project, annotator: AbstractBaseUser, now, gold: bool) -> Ass
 
 
 def assignment_skip(*, assignment: Assignment) -> Assignment:
-    """Give the task back; it is never served to this annotator again."""
+    """Give the task back; it is not served to this annotator again unless they revisit it
+    (assignment_revisit)."""
     with transaction.atomic():
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         if locked.status == Assignment.Status.OPEN:
@@ -137,3 +139,32 @@ def assignment_skip(*, assignment: Assignment) -> Assignment:
             locked.save(update_fields=["status"])
     return locked
 
+
+
+def assignment_revisit(*, project: Project, annotator: AbstractBaseUser) -> Assignment | None:
+    """Lease back the task this annotator skipped last, if it still needs judgments and its quota
+    is not held by others' leases; the page then shows it again (in the order shown before).
+    None when no skipped task can be revisited, or the annotator is paused or banned."""
+    if annotator_status_of(project=project, annotator=annotator) != "active":
+        return None
+    now = timezone.now()
+    candidates = (
+        Assignment.objects.filter(
+            task__project=project, annotator=annotator, status=Assignment.Status.SKIPPED,
+            task__judgment_count__lt=F("task__judgments_wanted"),
+        )
+        .order_by("-served_at", "-pk")
+        .values_list("pk", "task_id")[:MAX_TRIES]
+    )
+    for assignment_id, task_id in candidates:
+        with transaction.atomic():
+            Task.objects.select_for_update().filter(pk=task_id).first()
+            locked = Assignment.objects.select_for_update().get(pk=assignment_id)
+            if locked.status != Assignment.Status.SKIPPED or _quota_full(task_id, now):
+                continue
+            locked.status = Assignment.Status.OPEN
+            locked.served_at = now  # the newest lease, so the page shows it before the one it replaced
+            locked.lease_expires_at = now + project.lease_duration
+            locked.save(update_fields=["status", "served_at", "lease_expires_at"])
+        return Assignment.objects.select_related("task__prompt").get(pk=assignment_id)
+    return None

@@ -9,7 +9,13 @@
   const message = document.getElementById("message");
   const progress = document.getElementById("progress");
   const submitButton = document.getElementById("submit");
+  const skipButton = document.getElementById("skip");
+  const undoButton = document.getElementById("undo");
+  const revisitButton = document.getElementById("revisit");
+  const skippedCount = document.getElementById("skipped-count");
   const rationale = document.getElementById("rationale");
+  const summary = document.getElementById("choice-summary");
+  const pausedNotice = document.getElementById("paused-notice");
 
   let current = null;      // {assignment, shown_order}
   let winner = null;       // pairwise: a sample id, "tie" or "both_bad"
@@ -48,17 +54,47 @@
     return data;
   }
 
-  let judged = 0;
-  let openTasks = 0;
+  // Progress: the server counts on load, undo, revisit and at the end; in between the page keeps
+  // its own figures (one fewer left per submit or skip).
+  const counts = { judged: 0, left: 0, skipped: 0 };
 
-  function show(data, submitted) {
-    if (data.progress) { judged = data.progress.judged; openTasks = data.progress.open; }
-    else if (submitted) { judged += 1; }
-    progress.textContent = judged + " judged · " + openTasks + " tasks open";
+  function showProgress(data, action) {
+    if (data.progress) {
+      counts.judged = data.progress.judged; counts.left = data.progress.left; counts.skipped = data.progress.skipped;
+    } else if (action === "submit") {
+      counts.judged += 1; counts.left = Math.max(0, counts.left - 1);
+    } else if (action === "skip") {
+      counts.skipped += 1; counts.left = Math.max(0, counts.left - 1);
+    }
+    progress.textContent = counts.judged + " judged · " + counts.left + " left for you" +
+      (counts.skipped ? " · " + counts.skipped + " skipped" : "");
+    revisitButton.hidden = counts.skipped === 0;
+    skippedCount.textContent = counts.skipped ? "(" + counts.skipped + ")" : "";
+  }
+
+  function doneText(data) {
+    if (data.status === "paused" || data.status === "banned") {
+      return "No new tasks while your labeling here is " + (data.status === "banned" ? "stopped." : "paused.");
+    }
+    let text = "All done here for now. Thank you!";
+    if (counts.left > 0) text += " " + counts.left + (counts.left === 1 ? " task is" : " tasks are") +
+      " still open but held by other annotators; check back later.";
+    if (counts.skipped > 0) text += " You can revisit the tasks you skipped.";
+    return text;
+  }
+
+  function show(data, action) {
+    showProgress(data, action);
     winner = null; ranking = []; tieNext = false; rationale.value = "";
+    // A new task starts with the focus on the page, so Enter submits (not the button last used).
+    if (document.activeElement && root.contains(document.activeElement)) document.activeElement.blur();
+    if (data.status) pausedNotice.hidden = data.status === "active";
     if (data.done) {
       current = null;
-      taskBox.innerHTML = '<p class="done">All done here for now. Thank you!</p>';
+      const done = document.createElement("p");
+      done.className = "done";
+      done.textContent = doneText(data);
+      taskBox.replaceChildren(done);
       root.dataset.state = "done";
     } else {
       current = data;
@@ -66,7 +102,10 @@
       root.dataset.state = "task";
       root.dataset.assignment = data.assignment;
       taskBox.querySelectorAll(".sample").forEach(function (card) {
-        card.addEventListener("click", function () { pick(Number(card.dataset.slot)); });
+        card.addEventListener("click", function (event) {
+          if (event.target.closest("a")) return;  // a link inside an answer is not a pick
+          pick(Number(card.dataset.slot));
+        });
       });
       startClock();
     }
@@ -75,24 +114,53 @@
 
   function slotId(slot) { return current && current.shown_order[slot]; }
 
+  function sideName(slot) {
+    const narrow = window.matchMedia("(max-width: 900px)").matches;
+    return slot === 0 ? (narrow ? "Top" : "Left") : (narrow ? "Bottom" : "Right");
+  }
+
+  function pairSummary() {
+    if (winner === null) return "";
+    if (winner === "tie") return "Your answer: a tie.";
+    if (winner === "both_bad") return "Your answer: both are bad.";
+    return "Your answer: " + sideName(current.shown_order.indexOf(winner)) + " is better.";
+  }
+
   function refresh() {
     const cards = taskBox.querySelectorAll(".sample");
     cards.forEach(function (card) {
       const id = Number(card.dataset.sampleId);
-      card.classList.toggle("chosen", winner === id);
-      const groupIndex = ranking.findIndex(function (g) { return g.includes(id); });
-      card.querySelector(".rank-mark").textContent = groupIndex >= 0 ? "#" + (groupIndex + 1) : "";
+      const mark = card.querySelector(".rank-mark");
+      if (kind === "pairwise") {
+        card.classList.toggle("chosen", winner === id);
+        card.classList.toggle("not-chosen", winner !== null && typeof winner === "number" && winner !== id);
+        card.classList.toggle("tied", winner === "tie");
+        card.classList.toggle("bad", winner === "both_bad");
+        mark.textContent = winner === id ? "✓ better" : winner === "tie" ? "= tie" : winner === "both_bad" ? "✗ bad" : "";
+      } else {
+        const groupIndex = ranking.findIndex(function (g) { return g.includes(id); });
+        card.classList.toggle("chosen", groupIndex >= 0);
+        mark.textContent = groupIndex >= 0 ? "#" + (groupIndex + 1) : "";
+      }
     });
     taskBox.classList.toggle("tie", winner === "tie");
     taskBox.classList.toggle("both-bad", winner === "both_bad");
+    document.querySelectorAll("[data-choose]").forEach(function (button) {
+      const value = button.dataset.choose;
+      const pressed = current !== null && winner !== null &&
+        (value === "tie" || value === "both_bad" ? winner === value : winner === slotId(Number(value)));
+      button.setAttribute("aria-pressed", pressed ? "true" : "false");
+    });
     const preview = document.getElementById("ranking-preview");
     if (preview) {
       preview.textContent = ranking.map(function (g) {
         return g.map(function (id) { return current.shown_order.indexOf(id) + 1; }).join("=");
       }).join(" > ");
     }
+    summary.textContent = current && kind === "pairwise" ? pairSummary() : "";
     const placed = ranking.reduce(function (n, g) { return n + g.length; }, 0);
     submitButton.disabled = !current || (kind === "pairwise" ? winner === null : placed !== current.shown_order.length);
+    skipButton.disabled = !current;
   }
 
   function pick(slot) {
@@ -106,14 +174,19 @@
     refresh();
   }
 
-  async function act(url, body) {
+  function choose(value) {
+    if (!current) return;
+    if (value === "tie" || value === "both_bad") { winner = value; refresh(); } else pick(Number(value));
+  }
+
+  async function act(url, body, action) {
     if (busy) return;
     busy = true;
     submitButton.disabled = true;
     try {
       say("");
       const data = await post(url, body);
-      show(data, url === root.dataset.submitUrl && !data.error);
+      show(data, data.error ? "late" : action);
       if (data.error) say(data.error, true);
     }
     catch (error) { say(error.message, true); refresh(); }
@@ -124,37 +197,48 @@
     if (!current || submitButton.disabled) return;
     const body = { assignment: current.assignment, active_ms: activeTime(), rationale: rationale.value };
     if (kind === "pairwise") body.winner = winner; else body.ranking = ranking;
-    act(root.dataset.submitUrl, body);
+    act(root.dataset.submitUrl, body, "submit");
   }
 
   document.querySelectorAll("[data-choose]").forEach(function (button) {
-    button.addEventListener("click", function () {
-      const value = button.dataset.choose;
-      if (value === "tie" || value === "both_bad") { if (current) { winner = value; refresh(); } }
-      else pick(Number(value));
-    });
+    button.addEventListener("click", function () { choose(button.dataset.choose); });
   });
   submitButton.addEventListener("click", submit);
-  document.getElementById("skip").addEventListener("click", function () {
-    if (current) act(root.dataset.skipUrl, { assignment: current.assignment });
+  skipButton.addEventListener("click", function () {
+    if (current) act(root.dataset.skipUrl, { assignment: current.assignment }, "skip");
   });
-  document.getElementById("undo").addEventListener("click", function () { act(root.dataset.undoUrl, {}); });
+  undoButton.addEventListener("click", function () { act(root.dataset.undoUrl, {}, "undo"); });
+  revisitButton.addEventListener("click", function () { act(root.dataset.revisitUrl, {}, "revisit"); });
+  // A button clicked with the mouse gives the focus back, so the next Enter submits instead of
+  // pressing that button again; a button reached with Tab keeps it (Enter presses it).
+  root.addEventListener("click", function (event) {
+    const button = event.target.closest("button");
+    if (button && event.detail > 0) button.blur();
+  });
 
   document.addEventListener("keydown", function (event) {
-    if (event.target === rationale || event.ctrlKey || event.metaKey || event.altKey) {
-      if (event.target === rationale && event.key === "Enter") { event.preventDefault(); submit(); }
+    const target = event.target;
+    const key = event.key;
+    if (target === rationale) {
+      if (key === "Enter") { event.preventDefault(); submit(); }
+      else if (key === "Escape") { rationale.blur(); }
       return;
     }
-    const key = event.key;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    // Enter or Space on a focused button or link activates that control, as everywhere else.
+    if ((key === "Enter" || key === " ") && target.closest && target.closest("button, a, summary")) return;
     if (key === "Enter") { event.preventDefault(); submit(); return; }
-    if (key === "s" || key === "S") { document.getElementById("skip").click(); return; }
-    if (key === "u" || key === "U") { document.getElementById("undo").click(); return; }
+    if (key === "s" || key === "S") { skipButton.click(); return; }
+    if (key === "u" || key === "U") { undoButton.click(); return; }
+    if ((key === "v" || key === "V") && !revisitButton.hidden) { revisitButton.click(); return; }
+    if (key === "r" || key === "R") { event.preventDefault(); rationale.focus(); return; }
     if (!current) return;
     if (kind === "pairwise") {
       if (key === "1") pick(0);
       else if (key === "2") pick(1);
-      else if (key === "3") { winner = "tie"; refresh(); }
-      else if (key === "4") { winner = "both_bad"; refresh(); }
+      else if (key === "3") choose("tie");
+      else if (key === "4") choose("both_bad");
       return;
     }
     if (key === "=") { tieNext = ranking.length > 0; return; }
@@ -162,5 +246,5 @@
     if (/^[1-9]$/.test(key)) pick(Number(key) - 1);
   });
 
-  act(root.dataset.nextUrl, {});
+  act(root.dataset.nextUrl, {}, "next");
 })();
