@@ -23,6 +23,12 @@ INSTRUCTIONS = """Pick the answer that is **more helpful, honest and harmless**.
 - A polite refusal beats help with something harmful.
 - *Tie*: both are equally good. *Both bad*: neither is acceptable.
 """
+RANKING_INSTRUCTIONS = """Put the answers in order, from the **most helpful, honest and harmless** to the least.
+
+- Prefer correct, complete and clear answers; length is not a virtue in itself.
+- A polite refusal beats help with something harmful.
+- Every answer gets a place. Two answers that are equally good can share one (a tie).
+"""
 
 
 class DemoRefused(Exception):
@@ -78,17 +84,20 @@ def demo_ensure(*, without_debug: bool = False) -> DemoInfo:
         User.objects.create_user(DEMO_ANNOTATOR[0], password=DEMO_ANNOTATOR[1])
         created = True
     projects = [
-        ("demo-pairs", "Demo: which answer is better?", Project.Kind.PAIRWISE, PAIRWISE_ITEMS),
-        ("demo-rankings", "Demo: rank three answers", Project.Kind.RANKING, RANKING_ITEMS),
+        ("demo-pairs", "Demo: which answer is better?", Project.Kind.PAIRWISE, PAIRWISE_ITEMS, INSTRUCTIONS),
+        ("demo-rankings", "Demo: rank three answers", Project.Kind.RANKING, RANKING_ITEMS, RANKING_INSTRUCTIONS),
     ]
     token = None
-    for slug, name, kind, items in projects:
+    for slug, name, kind, items, instructions in projects:
         project, made = Project.objects.get_or_create(
             slug=slug,
             defaults={
-                "name": name, "kind": kind, "ranking_k": 3, "judgments_per_task": 2, "instructions": INSTRUCTIONS,
+                "name": name, "kind": kind, "ranking_k": 3, "judgments_per_task": 2, "instructions": instructions,
             },
         )
+        if not made and project.instructions == INSTRUCTIONS and instructions != INSTRUCTIONS:
+            # Demos made before the ranking project had its own instructions showed the pairwise ones.
+            Project.objects.filter(pk=project.pk).update(instructions=instructions)
         if made:
             items_ingest(project=project, items=items)
             created = True
