@@ -337,16 +337,94 @@ def _check_chat_template(folder: Path) -> None:
         raise ModelPrepError(f"the tokenizer saved in {folder} renders no ChatML prompt: {text!r}")
 
 
-def resolve_base_model(value: str | None, *, kind: str = "policy") -> str:
+HUB_CHECK_SECONDS = 3.0  # how long to wait for the hub before calling it unreachable
+
+
+class HubUnreachable(ModelPrepError):
+    """A hub id was given, it is not in the local cache, and the hub cannot be reached."""
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_offline_mode() -> bool:
+    """Whether offline mode is switched on (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
+    return _truthy("HF_HUB_OFFLINE") or _truthy("TRANSFORMERS_OFFLINE")
+
+
+def hub_reachable(timeout: float = HUB_CHECK_SECONDS) -> bool:
+    """Whether a TCP connection to the hub (``HF_ENDPOINT``, or the HTTPS proxy when one is set)
+    opens within ``timeout`` seconds. One attempt, no retries: the hub client itself retries for
+    about a minute before giving up."""
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    target = urlsplit(proxy if proxy and "://" in proxy else endpoint)
+    host = target.hostname
+    port = target.port or (443 if target.scheme == "https" else 80)
+    if not host:
+        return False
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def hub_cached_snapshot(repo_id: str) -> str | None:
+    """The local folder of a hub model already in the Hugging Face cache (None if it is not)."""
+    try:
+        from huggingface_hub import snapshot_download, try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+            return None
+        return snapshot_download(repo_id, local_files_only=True)
+    except Exception:  # noqa: BLE001 - a malformed id or a damaged cache means "not cached"
+        return None
+
+
+def _default_for(kind: str) -> str:
+    return default_policy_base() if kind == "policy" else default_reward_base()
+
+
+def check_hub_model(value: str, *, kind: str = "policy", timeout: float = HUB_CHECK_SECONDS) -> str:
+    """What to load for the hub id ``value``: the id itself when the hub answers; the cached copy's
+    folder when the hub is off (offline mode, or no answer within ``timeout`` seconds) but the model
+    was downloaded before; else HubUnreachable naming the offline default for ``kind``. Takes at
+    most ``timeout`` seconds, so a machine without network fails at once instead of retrying."""
+    offline = hub_offline_mode()
+    if not offline and hub_reachable(timeout):
+        return value
+    cached = hub_cached_snapshot(value)
+    if cached:
+        return cached
+    why = ("offline mode is on (HF_HUB_OFFLINE)" if offline
+           else f"the hub ({os.environ.get('HF_ENDPOINT') or 'https://huggingface.co'}) did not answer within "
+                f"{timeout:g} s")
+    raise HubUnreachable(
+        f"cannot load base model {value!r}: it is not in the local Hugging Face cache and {why}. Leave "
+        f"--base-model out to use the offline default {_default_for(kind)} (prepared by `make setup`), or pass "
+        "a local model folder"
+    )
+
+
+def resolve_base_model(value: str | None, *, kind: str = "policy", check_hub: bool = True) -> str:
     """The base model to use: ``value`` (a local folder or a hub id), or the prepared offline
     default for ``kind`` ('policy' or 'reward'). ModelPrepError when a local folder is missing or
-    the default was never prepared, naming the fix."""
+    the default was never prepared, naming the fix. A hub id is checked with ``check_hub_model``
+    (unless ``check_hub`` is False): an unreachable hub fails within seconds (HubUnreachable), and
+    a model already in the cache is used from there."""
     if value:
         looks_local = value.startswith(("/", ".", "~")) or Path(value).exists()
         if looks_local and not Path(value).expanduser().is_dir():
             raise ModelPrepError(f"base model folder {value} does not exist")
-        return str(Path(value).expanduser()) if looks_local else value
-    default = default_policy_base() if kind == "policy" else default_reward_base()
+        if looks_local:
+            return str(Path(value).expanduser())
+        return check_hub_model(value, kind=kind) if check_hub else value
+    default = _default_for(kind)
     if not (Path(default) / "config.json").is_file():
         raise ModelPrepError(f"the offline default {kind} base {default} is not prepared; run `make setup` or "
                              "`python manage.py prepare_models`, or pass --base-model PATH_OR_HUB_ID")

@@ -1,5 +1,5 @@
-"""Scoring and evaluation: held-out accuracy (strict >), accuracy by agreement level,
-calibration of P(A>B) (ECE), reward mean/std, and the reward offset."""
+"""Scoring and evaluation: held-out accuracy (strict >) with its 95% Wilson interval, accuracy by
+agreement level, calibration of P(A>B) (ECE), reward mean/std, and the reward offset."""
 
 from __future__ import annotations
 
@@ -58,6 +58,19 @@ def score_encoded(
     return out  # type: ignore[return-value]
 
 
+Z95 = 1.959963984540054  # the normal quantile of 0.975
+
+
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (sane at 0/n and n/n, unlike Wald); (0, 1) for n=0."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, n_bins: int = 10) -> float:
     """ECE of binary predictions: confidence in [0.5, 1] split into equal-width bins."""
     if confidence.numel() == 0:
@@ -95,9 +108,12 @@ def compute_metrics(
     for agr in sorted(groups):
         by_agreement[f"{agr:.2f}"] = {"accuracy": sum(groups[agr]) / len(groups[agr]), "n": len(groups[agr])}
     all_r = torch.cat(rewards).double() - reward_offset if rewards else torch.zeros(0, dtype=torch.float64)
+    low, high = wilson_interval(int(correct.sum()), len(d)) if len(d) else (float("nan"), float("nan"))
     return {
         "accuracy": float(correct.double().mean()) if len(d) else float("nan"),
         "n": len(d),
+        "accuracy_low": low,  # 95% Wilson interval of the accuracy
+        "accuracy_high": high,
         "accuracy_by_agreement": by_agreement,
         "ece": expected_calibration_error(confidence, correct, n_bins),
         "mean_prob_correct": float(p.mean()) if len(d) else float("nan"),

@@ -10,6 +10,9 @@ mask (never by looking for the pad id, which is often the EOS id too).
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,10 +83,58 @@ def resolve_attn_implementation(attn_implementation: str | None, device: str = "
     return "eager" if pick_device(device).type == "cpu" else "sdpa"
 
 
+HEAD_PREFIXES = ("classifier.", "score.")  # a sequence-classification head, new on a base model
+_LOAD_LOGGER = "transformers.modeling_utils"
+
+
+class _HeldReports(logging.Filter):
+    """Holds back transformers' weight-loading report so it can be judged once loading is done."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "LOAD REPORT" in record.getMessage():
+            self.held.append(record)
+            return False
+        return True
+
+
+@contextmanager
+def _load_report_unless_only_new_head(info: dict[str, Any]) -> Iterator[None]:
+    """Drop transformers' load report when all it says is that the classification head is new
+    (``classifier.*`` / ``score.*`` MISSING: expected, the head is trained here); any other
+    missing, unexpected or mismatched weight still gets the report. ``info`` is filled by
+    ``from_pretrained(..., output_loading_info=True)`` inside the block."""
+    logger = logging.getLogger(_LOAD_LOGGER)
+    held = _HeldReports()
+    logger.addFilter(held)
+    try:
+        yield
+    finally:
+        logger.removeFilter(held)
+    expected = (info and not info.get("unexpected_keys") and not info.get("mismatched_keys")
+                and all(str(k).startswith(HEAD_PREFIXES) for k in info.get("missing_keys", ())))
+    if not expected:
+        for record in held.held:
+            logger.handle(record)
+
+
+def _from_pretrained(base_model: str, **kwargs: Any) -> PreTrainedModel:
+    info: dict[str, Any] = {}
+    with _load_report_unless_only_new_head(info):
+        model, loading = AutoModelForSequenceClassification.from_pretrained(
+            base_model, output_loading_info=True, **kwargs)
+        info.update(loading)
+    return model
+
+
 def load_base(
     base_model: str, *, attn_implementation: str | None = "auto", device: str = "auto"
 ) -> tuple[PreTrainedModel, Any]:
-    """Base model with one label, all dropout off, and its tokenizer (pad token set on decoders)."""
+    """Base model with one label, all dropout off, and its tokenizer (pad token set on decoders).
+    The load report that only says the new score head is missing is not printed."""
     attn_implementation = resolve_attn_implementation(attn_implementation, device)
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     config = AutoConfig.from_pretrained(base_model, num_labels=1)
@@ -92,12 +143,12 @@ def load_base(
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(base_model, **kwargs)
+        model = _from_pretrained(base_model, **kwargs)
     except (ValueError, ImportError) as exc:
         if "attn_implementation" not in kwargs or "attention" not in str(exc).lower():
             raise
         kwargs.pop("attn_implementation")
-        model = AutoModelForSequenceClassification.from_pretrained(base_model, **kwargs)
+        model = _from_pretrained(base_model, **kwargs)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if model.config.pad_token_id is None:

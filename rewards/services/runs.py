@@ -37,7 +37,8 @@ def reward_run_settings(
 ) -> dict[str, Any]:
     """The checked settings of a reward run (RunConfigError names the problem); call it before
     snapshotting so a bad request leaves nothing behind. ``fine_tune_from`` supplies the base
-    model and the adapter to start from."""
+    model and the adapter to start from; without it and without ``base_model`` the run uses the
+    offline default base (``reward_base_model``)."""
     config = dict(config or {})
     if fine_tune_from is not None:
         if base_model and base_model != fine_tune_from.base_model:
@@ -45,22 +46,40 @@ def reward_run_settings(
                                  f"not {base_model!r}; leave the base model out to use its own")
         base_model = fine_tune_from.base_model
         config["init_adapter"] = fine_tune_from.adapter_path
-    if not base_model:
-        raise RunConfigError("a base model is needed (or a reward model to fine-tune)")
+    else:
+        base_model = reward_base_model(base_model)
     return reward_run_config(base_model=base_model, config=config)
+
+
+def reward_base_model(value: str | None) -> str:
+    """The base a new reward model trains on: ``value`` (a local folder or a hub id, checked so an
+    unreachable hub fails within seconds), or the offline all-MiniLM-L6-v2 folder that ``make setup``
+    prepares. RunConfigError names the fix."""
+    from policy.services.models_prep import ModelPrepError, resolve_base_model
+
+    try:
+        return resolve_base_model(value or None, kind="reward")
+    except ModelPrepError as exc:
+        raise RunConfigError(str(exc)) from None
 
 
 def reward_run_create(
     *, dataset: PreferenceDataset, base_model: str = "", config: dict[str, Any] | None = None,
     created_by=None, enqueue: bool = True, fine_tune_from: RewardModel | None = None,
+    min_heldout: int | None = None,
 ) -> TrainingRun:
     """A reward run on this dataset; sent to the `gpu` queue unless enqueue is False. With
-    ``fine_tune_from`` the run continues that model's adapter (same base) and records it as parent."""
+    ``fine_tune_from`` the run continues that model's adapter (same base) and records it as parent.
+    ``min_heldout``: held-out comparisons the model needs to be activated automatically (None: the
+    setting, ``registry.min_heldout_default()``), recorded in the run's inputs."""
+    from rewards.services.registry import min_heldout_default
+
     values = reward_run_settings(base_model=base_model, config=config, fine_tune_from=fine_tune_from)
     active = reward_model_active(project=dataset.project)
     inputs = {"dataset": dataset.pk, "dataset_hash": dataset.content_hash, "project": dataset.project.slug,
               "active_model": active.pk if active else None,
-              "fine_tuned_from": fine_tune_from.pk if fine_tune_from else None}
+              "fine_tuned_from": fine_tune_from.pk if fine_tune_from else None,
+              "min_heldout": min_heldout_default() if min_heldout is None else int(min_heldout)}
     if enqueue:
         return run_create(kind=TrainingRun.Kind.REWARD, config=values, inputs=inputs, created_by=created_by)
     return TrainingRun.objects.create(kind=TrainingRun.Kind.REWARD, config=values, inputs=inputs,

@@ -201,3 +201,37 @@ def test_response_mean_pooling_reads_only_the_response(tiny_bert, tmp_path):
     assert not torch.allclose(got, mean_all)
     with pytest.raises(ValueError, match="needs token_type_ids"):
         forward_rewards(model, ids, mask, None, pooling="response_mean")
+
+
+def test_load_report_is_dropped_only_when_just_the_new_head_is_missing(tiny_bert, tmp_path):
+    """A base model without a score head: transformers' "classifier.weight MISSING" report is expected
+    (the head is trained here) and not printed; any other missing weight still is."""
+    import logging
+
+    from transformers import BertConfig, BertModel
+
+    from rewards.engine.model import load_base
+
+    class Collect(logging.Handler):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def emit(self, record):
+            self.messages.append(record.getMessage())
+
+    config = BertConfig.from_pretrained(tiny_bert)
+    with_pooler, without_pooler = tmp_path / "with-pooler", tmp_path / "without-pooler"
+    BertModel(config).save_pretrained(with_pooler)
+    BertModel(config, add_pooling_layer=False).save_pretrained(without_pooler)
+    logger = logging.getLogger("transformers.modeling_utils")
+    collect = Collect()
+    logger.addHandler(collect)
+    try:
+        load_base(str(with_pooler))
+        assert not [m for m in collect.messages if "LOAD REPORT" in m]
+        load_base(str(without_pooler))  # the pooler is missing too: that is worth a report
+        [report] = [m for m in collect.messages if "LOAD REPORT" in m]
+        assert "pooler" in report and "classifier.weight" in report
+    finally:
+        logger.removeHandler(collect)

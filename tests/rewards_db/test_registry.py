@@ -22,7 +22,8 @@ def dataset(project, annotators):
 
 
 def _register(dataset, accuracy, heldout):
-    run = TrainingRun.objects.create(kind="reward", status="running", inputs={"dataset": dataset.pk})
+    # min_heldout 0: these tests are about the comparison with the active model
+    run = TrainingRun.objects.create(kind="reward", status="running", inputs={"dataset": dataset.pk, "min_heldout": 0})
     return reward_model_register(run=run, dataset=dataset, base_model="base", adapter_path=f"/tmp/rm{run.pk}",
                                  metrics={"eval_accuracy": accuracy}, offset=0.25, heldout=heldout)
 
@@ -34,6 +35,29 @@ def test_decision_rules():
     assert not activation_decision(accuracy=0.7, active=active, active_accuracy=0.7)[0]
     assert not activation_decision(accuracy=None, active=active, active_accuracy=0.7)[0]
     assert not activation_decision(accuracy=0.9, active=active, active_accuracy=None)[0]
+    # below the minimum of held-out comparisons: never, not even with no active model
+    ok, why = activation_decision(accuracy=0.0, active=None, active_accuracy=None, n=1, min_heldout=50)
+    assert not ok and why.startswith("not activated: held-out accuracy 0.0000 (95% CI 0.00-0.79, 1 comparison)")
+    assert "fewer than the 50 held-out comparisons" in why and "--min-heldout" in why
+    assert not activation_decision(accuracy=None, active=None, active_accuracy=None, n=0, min_heldout=50)[0]
+    assert not activation_decision(accuracy=0.9, active=active, active_accuracy=0.5, n=49, min_heldout=50)[0]
+    assert activation_decision(accuracy=0.9, active=active, active_accuracy=0.5, n=50, min_heldout=50)[0]
+    assert activation_decision(accuracy=0.6, active=None, active_accuracy=None, n=50, min_heldout=50)[0]
+
+
+def test_the_run_records_the_minimum_and_the_setting_is_the_default(dataset, settings):
+    from rewards.services.registry import min_heldout_default
+    from rewards.services.runs import reward_run_create
+
+    settings.REWARD_MIN_HELDOUT = 7
+    assert min_heldout_default() == 7
+    run = reward_run_create(dataset=dataset, base_model="/tmp", enqueue=False)
+    assert run.inputs["min_heldout"] == 7
+    run = TrainingRun.objects.create(kind="reward", status="running", inputs={"dataset": dataset.pk})
+    model = reward_model_register(run=run, dataset=dataset, base_model="base", adapter_path="/tmp/x",
+                                  metrics={"eval_accuracy": 1.0, "eval_n": 6}, offset=0.0, heldout=[])
+    assert not model.is_active and model.metrics["comparison"]["min_heldout"] == 7
+    assert "fewer than the 7 held-out comparisons" in model.note
 
 
 def test_activation_only_when_better_on_the_same_heldout_set(dataset, monkeypatch):
@@ -53,8 +77,11 @@ def test_activation_only_when_better_on_the_same_heldout_set(dataset, monkeypatc
     worse = _register(dataset, 0.7, heldout)
     assert evaluated == [(first.pk, [e.prompt for e in heldout])]  # the active model, on this held-out split
     assert not worse.is_active and worse.parent == first
-    assert worse.metrics["comparison"] == {"active_model": first.pk, "active_accuracy": 0.75, "accuracy": 0.7,
-                                           "activated": False}
+    comparison = worse.metrics["comparison"]
+    reason = comparison.pop("reason")
+    assert reason.endswith(f"does not beat active model {first.pk}'s 0.7500 on the same held-out set")
+    assert comparison == {"active_model": first.pk, "active_accuracy": 0.75, "accuracy": 0.7, "activated": False,
+                          "heldout_n": None, "min_heldout": 0}
     assert "does not beat" in worse.note and "does not beat" in TrainingRun.objects.get(pk=worse.run_id).logs
 
     better = _register(dataset, 0.8, heldout)

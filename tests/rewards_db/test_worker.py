@@ -48,7 +48,7 @@ def _dataset(project, annotators):
 
 def test_run_life_through_a_real_worker(celery_broker, celery_worker, project, annotators, tiny_gpt2_path):
     dataset = _dataset(project, annotators)
-    run = reward_run_create(dataset=dataset, base_model=tiny_gpt2_path,
+    run = reward_run_create(dataset=dataset, base_model=tiny_gpt2_path, min_heldout=0,
                             config={**CONFIG, "max_steps": 40, "save_steps": 10, "logging_steps": 10})
     assert run.status == "queued"
     seen = ["queued"]
@@ -75,7 +75,7 @@ def test_killed_worker_run_resumes_from_checkpoint(celery_broker, project, annot
     first = start_worker(tmp_path, extra_env=FAST_RECOVERY)
     second = None
     try:
-        run = reward_run_create(dataset=dataset, base_model=tiny_gpt2_path,
+        run = reward_run_create(dataset=dataset, base_model=tiny_gpt2_path, min_heldout=0,
                                 config={**CONFIG, "max_steps": 300, "save_steps": 10, "logging_steps": 10})
         out = tmp_path / "artifacts" / "runs" / str(run.pk)
         _wait(lambda: list_checkpoints(out), "a checkpoint", first)

@@ -46,4 +46,5 @@ class Command(BaseCommand):
             self.stdout.write(f"{key}={metrics[key]:.4f}")
         if metrics["accuracy_by_agreement"]:
             self.stdout.write("accuracy_by_agreement=" + json.dumps(metrics["accuracy_by_agreement"]))
+        self.stdout.write(f"accuracy_ci95={metrics['accuracy_low']:.4f}-{metrics['accuracy_high']:.4f}")
         self.stdout.write(f"accuracy={metrics['accuracy']:.4f} n={metrics['n']}")

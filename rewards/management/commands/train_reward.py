@@ -1,12 +1,17 @@
 """Train a LoRA reward model offline from a JSONL file of pairs or rankings.
 
-    python manage.py train_reward --pairs FILE.jsonl --base-model PATH_OR_ID --out DIR
+    python manage.py train_reward --pairs FILE.jsonl [--base-model PATH_OR_ID] --out DIR
 
-    python manage.py train_reward --project SLUG --base-model PATH_OR_ID [--queue]
+    python manage.py train_reward --project SLUG [--base-model PATH_OR_ID] [--queue]
 
-The second form freezes the project's clean labels into a PreferenceDataset, makes a
-TrainingRun on it and trains it here with progress bars (or, with --queue, sends it to a
-worker), then prints the held-out accuracy and the registered reward model.
+Without --base-model both train on the offline all-MiniLM-L6-v2 folder that `make setup`
+prepares (var/models/all-minilm-l6-v2). A hub id is checked first: when the hub cannot be
+reached and the model is not cached, the command fails within seconds naming that default.
+
+The second form brings the project's label quality up to date, freezes its clean labels into a
+PreferenceDataset, makes a TrainingRun on it and trains it here with progress bars (or, with
+--queue, sends it to a worker and says where to watch it), then prints the held-out accuracy with
+its 95% interval, the registered reward model and whether it was activated, and why.
 
 Each line is {"prompt"?, "chosen", "rejected"} (no prompt: the shared prefix of chosen and
 rejected is the prompt) or {"prompt", "responses": [...], "ranks": [...]}. Every field of
@@ -43,14 +48,18 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--pairs", help="JSONL (.gz allowed) of {prompt?, chosen, rejected} or rankings.")
         source.add_argument("--project", help="Train from a labeling project's clean labels (database mode).")
-        parser.add_argument("--base-model", help="Local path or hub id of the base model (required unless"
-                            " --from-active, which uses the active model's own base).")
+        parser.add_argument("--base-model", help="Local path or hub id of the base model. Default: the offline"
+                            " all-MiniLM-L6-v2 prepared by `make setup` (var/models/all-minilm-l6-v2); with"
+                            " --from-active, the active model's own base.")
         parser.add_argument("--from-active", action="store_true",
                             help="With --project: fine-tune the project's active reward model (its adapter and head)"
                             " on the new labels instead of starting a fresh adapter; it becomes the parent.")
         parser.add_argument("--out", help="Output folder for the adapter and checkpoints (required with --pairs).")
         parser.add_argument("--queue", action="store_true",
                             help="With --project: send the run to a worker instead of training here.")
+        parser.add_argument("--min-heldout", type=int, default=None,
+                            help="With --project: held-out comparisons a new model needs before it is activated"
+                            " automatically (default: PREFLAB_REWARD_MIN_HELDOUT, 50; 0 = no minimum).")
         parser.add_argument("--eval-pairs", help="Held-out JSONL; default: split --eval-fraction off by prompt.")
         parser.add_argument("--eval-fraction", type=float, default=0.1, help="Held-out share by prompt (0 = none).")
         parser.add_argument("--resume", action="store_true", help="Continue from the newest checkpoint in --out.")
@@ -93,14 +102,8 @@ class Command(BaseCommand):
     def handle_project(self, options: dict[str, Any]) -> None:
         """Snapshot, create a TrainingRun, then queue it or train it here."""
         from labeling.models import Project
-        from rewards.models import RewardModel
         from rewards.selectors import reward_model_active
-        from rewards.services.runs import (
-            RunConfigError,
-            reward_run_create,
-            reward_run_execute_here,
-            reward_run_settings,
-        )
+        from rewards.services.runs import RunConfigError, reward_run_create, reward_run_settings
 
         parent = None
         if options["from_active"]:
@@ -110,55 +113,93 @@ class Command(BaseCommand):
             parent = reward_model_active(project=project)
             if parent is None:
                 raise CommandError(f"project {options['project']!r} has no active reward model to fine-tune")
-        elif not options.get("base_model"):
-            raise CommandError("--base-model is required (or --from-active)")
+        if options["min_heldout"] is not None and options["min_heldout"] < 0:
+            raise CommandError("--min-heldout must be 0 or more")
         if options.get("out"):
             self.stderr.write("--out is ignored with --project: runs write to ARTIFACT_DIR/runs/<run id>")
         config = cli.config_values(options, RewardConfig, skip=_SPECIAL)
         run_settings = {"base_model": options.get("base_model") or "", "config": config, "fine_tune_from": parent}
         try:
-            reward_run_settings(**run_settings)  # before the snapshot, so a refused request leaves nothing
+            # before the snapshot, so a refused request leaves nothing; resolves the default base
+            run_settings["base_model"] = reward_run_settings(**run_settings)["base_model"]
         except RunConfigError as exc:
             raise CommandError(str(exc)) from None
+        if not options.get("base_model") and parent is None:
+            self.stderr.write(f"base model: {run_settings['base_model']} (the offline default)")
         dataset = self.snapshot_project(options["project"], options)
         self.stderr.write(f"dataset {dataset.pk} ({dataset.content_hash[:12]}): {json.dumps(dataset.stats)}")
-        run = reward_run_create(dataset=dataset, enqueue=options["queue"], **run_settings)
+        run = reward_run_create(dataset=dataset, enqueue=options["queue"], min_heldout=options["min_heldout"],
+                                **run_settings)
         if options["queue"]:
-            self.stdout.write(f"queued training run {run.pk} (dataset {dataset.pk})")
+            self.report_queued(run, dataset)
             return
-        run = reward_run_execute_here(run=run, progress=not options["no_progress"])
+        self.train_here(run, options)
+
+    def report_queued(self, run: Any, dataset: Any) -> None:
+        from training.selectors import run_admin_path
+
+        self.stdout.write(f"queued training run {run.pk} (dataset {dataset.pk}); a worker on the `gpu` queue takes it"
+                          " (`make run` starts one)")
+        self.stdout.write(f"  watch it: python manage.py show_run {run.pk} --follow")
+        self.stdout.write(f"        or: http://127.0.0.1:8000{run_admin_path(run)} (staff login)")
+
+    def train_here(self, run: Any, options: dict[str, Any]) -> None:
+        from rewards.models import RewardModel
+        from rewards.services.registry import accuracy_summary
+        from rewards.services.runs import reward_run_execute_here
+
+        try:
+            run = reward_run_execute_here(run=run, progress=not options["no_progress"])
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise CommandError(f"training run {run.pk} failed: {exc}") from None
         if run.status != "succeeded":
             raise CommandError(f"training run {run.pk} {run.status}: {run.error[-2000:]}")
-        accuracy = run.final_metrics.get("eval_accuracy")
+        metrics = run.final_metrics
+        accuracy = metrics.get("eval_accuracy")
         self.stdout.write(f"run {run.pk} succeeded; held-out accuracy="
-                          + (f"{accuracy:.4f}" if isinstance(accuracy, float) else "n/a (no held-out prompts)"))
+                          + accuracy_summary(accuracy if isinstance(accuracy, float) else None, metrics.get("eval_n")))
         model = RewardModel.objects.filter(run=run).first()
         if model is not None:
+            reason = (model.metrics.get("comparison") or {}).get("reason", "")
             self.stdout.write(f"reward model {model.pk} at {model.adapter_path} "
-                              f"({'activated' if model.is_active else 'not activated'})")
+                              f"({'activated' if model.is_active else 'not activated'}"
+                              + (f": {reason}" if reason else "") + ")")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options.get("project"):
             return self.handle_project(options)
+        from rewards.services.runs import RunConfigError, reward_base_model
+
         if not options.get("out"):
             raise CommandError("--out is required with --pairs")
-        if not options.get("base_model"):
-            raise CommandError("--base-model is required with --pairs")
         if options["from_active"]:
             raise CommandError("--from-active needs --project; with --pairs use --init-adapter DIR")
+        if options["queue"] or options["min_heldout"] is not None:
+            raise CommandError("--queue and --min-heldout need --project")
+        try:
+            base_model = reward_base_model(options.get("base_model"))
+        except RunConfigError as exc:
+            raise CommandError(str(exc)) from None
         train, held = self.load_elements(options)
         if not train:
             raise CommandError("no training pairs left after the held-out split")
-        config = config_from_options(options, base_model=options["base_model"], output_dir=options["out"])
+        config = config_from_options(options, base_model=base_model, output_dir=options["out"])
         self.stderr.write(f"training on {len(train)} elements, {len(held)} held out; base {config.base_model}")
         try:
             result = train_reward_model(config, train, held or None, resume=options["resume"],
                                         progress=not options["no_progress"])
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RuntimeError) as exc:
             raise CommandError(f"training failed: {exc}") from None
         for key, value in result.metrics.items():
             if not isinstance(value, dict):
                 self.stdout.write(f"{key}={value:.4f}" if isinstance(value, float) else f"{key}={value}")
         if result.metrics.get("eval_accuracy_by_agreement"):
             self.stdout.write("eval_accuracy_by_agreement=" + json.dumps(result.metrics["eval_accuracy_by_agreement"]))
+        from rewards.services.registry import accuracy_summary
+
+        if held:
+            accuracy = result.metrics.get("eval_accuracy")
+            self.stdout.write("held-out accuracy=" + accuracy_summary(
+                accuracy if isinstance(accuracy, float) and accuracy == accuracy else None,
+                result.metrics.get("eval_n")))
         self.stdout.write(f"saved adapter to {result.output_dir}")
