@@ -27,13 +27,29 @@ def _empty(title: str) -> SafeString:
     return _svg(W, 60, title, [_text(W / 2, 14, title, size=13, color="#1d2330"), _text(W / 2, 40, "no data yet")])
 
 
+def _round(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def histogram_top(values: Sequence[float], *, clip_quantile: float = 0.98, marker: float | None = None) -> float:
+    """Where a histogram's x axis ends: the clip quantile, but no further than a far-out fence
+    (Q3 + 3 IQR, at least 2 x Q3), so one task left open over a break cannot squeeze every other
+    bar into the first bin; the marker (a floor) always fits. `values` sorted."""
+    n = len(values)
+    q1, q3 = values[int(0.25 * (n - 1))], values[int(0.75 * (n - 1))]
+    fence = max(q3 + 3 * (q3 - q1), 2 * q3)
+    return max(min(values[min(n - 1, int(n * clip_quantile))], fence), marker or 0.0, 1e-9)
+
+
 def histogram(values: Sequence[float], *, title: str, x_label: str, bins: int = 30,
               clip_quantile: float = 0.98, marker: float | None = None) -> SafeString:
-    """Counts of values in equal bins from 0 to the clip quantile (the long tail goes in the last bin)."""
+    """Counts of values in equal bins from 0 to histogram_top; values beyond it go in the last bar,
+    drawn in another colour, and the chart says how many and up to what."""
     values = sorted(v for v in values if v is not None and math.isfinite(v))
     if not values:
         return _empty(title)
-    top = max(values[min(len(values) - 1, int(len(values) * clip_quantile))], marker or 0.0, 1e-9)
+    top = histogram_top(values, clip_quantile=clip_quantile, marker=marker)
+    over = sum(1 for v in values if v > top)
     counts = [0] * bins
     for v in values:
         counts[min(bins - 1, int(max(v, 0.0) / top * bins))] += 1
@@ -43,15 +59,21 @@ def histogram(values: Sequence[float], *, title: str, x_label: str, bins: int = 
     body = [_text(W / 2, 14, title, size=13, color="#1d2330")]
     for i, count in enumerate(counts):
         h = plot_h * count / peak
+        color = COLORS[3] if over and i == bins - 1 else COLORS[0]
         body.append(f'<rect x="{PAD_L + i * bar_w + 1:.1f}" y="{PAD_T + plot_h - h:.1f}" width="{bar_w - 2:.1f}" '
-                    f'height="{h:.1f}" fill="{COLORS[0]}"><title>{count}</title></rect>')
+                    f'height="{h:.1f}" fill="{color}"><title>{count}</title></rect>')
     if marker is not None:
         x = PAD_L + plot_w * min(marker / top, 1.0)
         body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{PAD_T}" y2="{PAD_T + plot_h}" stroke="{COLORS[2]}" '
                     'stroke-dasharray="4 3"/>')
         body.append(_text(x + 4, PAD_T + 10, f"floor {marker:g}", anchor="start", color=COLORS[2]))
     for frac in (0, 0.25, 0.5, 0.75, 1.0):
-        body.append(_text(PAD_L + plot_w * frac, H - PAD_B + 14, f"{top * frac:.3g}"))
+        label = f"{top * frac:.3g}"
+        body.append(_text(PAD_L + plot_w * frac, H - PAD_B + 14, f"≥{label}" if over and frac == 1.0 else label,
+                          anchor="end" if frac == 1.0 else "middle"))
+    if over:
+        body.append(_text(W - PAD_R, PAD_T + 10, f"clipped: {over} over {top:.3g} (up to {_round(values[-1])}) "
+                          "in the last bar", anchor="end", color=COLORS[3]))
     body.append(_text(PAD_L - 6, PAD_T + 8, str(peak), anchor="end"))
     body.append(_text(W / 2, H - 4, x_label))
     return _svg(W, H, title, body)

@@ -12,8 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 
+from labeling.display import judgments_as_shown
+from labeling.http import require_POST
 from labeling.models import Judgment, Project
 from labeling.quality import selectors, svg
 from labeling.quality.config import quality_config
@@ -21,6 +22,7 @@ from labeling.quality.forms import HoneypotForm, OverrideForm, StatusForm
 from labeling.quality.gold import honeypots_create
 from labeling.quality.models import AnnotatorStats
 from labeling.quality.review import annotator_status_set, judgment_override
+from labeling.quality.review_selectors import audit_rows, exclusion_summary
 from labeling.quality.services import quality_request
 
 
@@ -73,6 +75,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "project": project, "cfg": cfg, "charts": charts, "snapshot": snapshots[-1] if snapshots else None,
         "state": selectors.quality_state_of(project=project), "honeypot_form": HoneypotForm(),
         "flagged": sum(1 for s in stats if s.flagged),
+        "exclusions": exclusion_summary(project=project),
     }
     return render(request, "labeling/review/dashboard.html", context)
 
@@ -121,7 +124,7 @@ def annotator_detail(request: HttpRequest, slug: str, user_id: int) -> HttpRespo
         "project": project, "annotator": user,
         "stats": AnnotatorStats.objects.filter(project=project, annotator=user).first(),
         "status": selectors.annotator_status_of(project=project, annotator=user),
-        "judgments": selectors.annotator_judgments(project=project, annotator_id=user.pk),
+        "judgments": judgments_as_shown(selectors.annotator_judgments(project=project, annotator_id=user.pk)),
         "status_form": StatusForm(), "statuses": ["active", "paused", "banned"],
     }
     return render(request, "labeling/review/annotator.html", context)
@@ -147,7 +150,7 @@ def flagged(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug)
     queue = request.GET.get("queue", "pending")
     queue = queue if queue in selectors.QUEUES else "pending"
-    judgments = selectors.flagged_queue(project=project, queue=queue)
+    judgments = judgments_as_shown(selectors.flagged_queue(project=project, queue=queue))
     return render(request, "labeling/review/flagged.html",
                   {"project": project, "judgments": judgments, "queue": queue, "queues": selectors.QUEUES})
 
@@ -173,4 +176,4 @@ def override(request: HttpRequest, slug: str, judgment_id: int) -> HttpResponse:
 def audit(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug)
     return render(request, "labeling/review/audit.html",
-                  {"project": project, "entries": selectors.audit_entries(project=project)})
+                  {"project": project, "rows": audit_rows(project=project)})
