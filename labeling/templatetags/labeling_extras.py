@@ -17,3 +17,10 @@ def quality_reason_filter(reason: dict) -> str:
     from labeling.quality.review_selectors import reason_key, reason_label
 
     return reason_label(reason_key(reason)) if isinstance(reason, dict) else str(reason)
+
+
+@register.filter(name="quality_reason_detail")
+def quality_reason_detail_filter(reason: dict) -> str:
+    """The reason's detail without the "annotator: " prefix its name already says."""
+    detail = str(reason.get("detail", "")) if isinstance(reason, dict) else ""
+    return detail.removeprefix("annotator: ")
