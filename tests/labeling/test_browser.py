@@ -198,7 +198,7 @@ def test_labeling_page_on_a_desktop(live_server, browser_page, three_pairs):
     first_assignment = page.get_attribute("#labeler", "data-assignment")
     page.focus("#skip")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#task .prompt').innerText.endsWith('Second prompt.')")
+    page.locator("#task .prompt", has_text="Second prompt.").wait_for()
     assert not Judgment.objects.exists()
     assert page.inner_text("#progress") == "0 judged · 2 left for you · 1 skipped"
     assert page.is_visible("#revisit")
@@ -211,7 +211,7 @@ def test_labeling_page_on_a_desktop(live_server, browser_page, three_pairs):
     page.keyboard.press("1")
     assert page.inner_text("#choice-summary") == "Your answer: Left is better."
     page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#task .prompt').innerText.endsWith('Third prompt.')")
+    page.locator("#task .prompt", has_text="Third prompt.").wait_for()
     assert page.inner_text("#progress") == "1 judged · 1 left for you · 1 skipped"
     second = Judgment.objects.get()
     assert second.rationale == "x is clearer"
@@ -274,7 +274,7 @@ def test_labeling_page_on_a_phone(live_server, phone_page, three_pairs):
     assert page.get_attribute("[data-choose='1']", "aria-pressed") == "true"
     shown = wait_for_task(page)
     page.tap("#submit")
-    page.wait_for_function("document.querySelector('#task .prompt').innerText.endsWith('Second prompt.')")
+    page.locator("#task .prompt", has_text="Second prompt.").wait_for()
     judgment = Judgment.objects.get()
     bottom = shown[1]
     assert judgment.choice == ("a" if judgment.task.slots.get(position=0).sample_id == bottom else "b")
