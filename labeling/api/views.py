@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from labeling.api.permissions import ProjectAccess
 from labeling.api.serializers import IngestionResultSerializer, ItemInSerializer, ProjectSerializer
 from labeling.models import Project
+from labeling.quality.services import quality_ensure_current
 from labeling.selectors import EXPORT_FORMATS, EXPORTERS, project_stats
 from labeling.services.ingestion import IngestionError, items_ingest
 
@@ -79,7 +80,8 @@ class ExportView(APIView):
             OpenApiParameter("format", str, enum=list(EXPORT_FORMATS), default="pairs"),
             OpenApiParameter(
                 "clean", bool, default=False,
-                description="1: only judgments the quality filters kept (none of banned annotators), with weights",
+                description="1: only judgments the quality filters kept (none of banned annotators), with weights; "
+                "quality is recomputed first when judgments changed since the last pass",
             ),
         ],
         responses={(200, "application/jsonl"): OpenApiTypes.STR},
@@ -91,6 +93,8 @@ class ExportView(APIView):
         if export_format not in EXPORT_FORMATS:
             raise ValidationError({"format": f"must be one of {', '.join(EXPORT_FORMATS)}"})
         clean = request.query_params.get("clean", "").lower() in ("1", "true", "yes")
+        if clean:
+            quality_ensure_current(project=project)  # judgments since the last quality pass are filtered too
         rows = EXPORTERS[export_format](project=project, clean=clean)
         response = StreamingHttpResponse(
             export_stream(rows, name=f"{project.slug}/{export_format}"), content_type="application/jsonl; charset=utf-8"

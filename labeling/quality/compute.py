@@ -4,7 +4,12 @@ agreement per project, and the filter decisions. No database: services.py loads 
 Reliability comes from Dawid-Skene (pairwise, classes a / b / tie, both-bad counted as tie) or
 CrowdBT (rankings); an annotator's judgment weight is their chance-corrected reliability clipped
 to 0..1 (Dawid-Skene informativeness, or 2 * eta - 1 for CrowdBT): 1 is a perfect annotator,
-0 one whose labels carry no information."""
+0 one whose labels carry no information.
+
+Reliability is measured against the other annotators, so it exists only where an annotator's
+tasks were also judged by someone else. An annotator with no such overlap (a lone annotator, or
+one who never shares a task) has no reliability (None), weight 1, and is not flagged for it; the
+reliability flag needs `min_labels` judgments on shared tasks."""
 
 import math
 from collections import Counter, defaultdict
@@ -130,6 +135,16 @@ def _reliability(records: list[Record], ranking: bool) -> dict[int, tuple[float,
                     strict=True))
 
 
+def _overlap(records: list[Record]) -> dict[int, int]:
+    """annotator -> how many of their judgments are on tasks that another annotator also judged:
+    the only evidence a reliability estimate has about them."""
+    judges: dict[int, set[int]] = defaultdict(set)
+    for r in records:
+        judges[r.task].add(r.annotator)
+    counts: Counter = Counter(r.annotator for r in records if len(judges[r.task]) > 1)
+    return dict(counts)
+
+
 def _alpha(records: list[Record], ranking: bool) -> float | None:
     units: dict[Any, list] = defaultdict(list)
     for r in records:
@@ -190,7 +205,9 @@ def quality_pass(records: list[Record], *, ranking: bool, cfg: dict[str, Any]) -
         r.signals = judgment_signals(r, cfg)
     live = [r for r in records if not r.banned]
     fitted = [r for r in live if r.gold is None and r.override != "exclude"]
-    reliability = _reliability(fitted, ranking)
+    overlap = _overlap(fitted)
+    # An annotator who shares no task with anyone is measured only against themselves: no reliability.
+    reliability = {a: v for a, v in _reliability(fitted, ranking).items() if overlap.get(a, 0) > 0}
     loo = leave_one_out_agreement((r.task, r.annotator, r.label()) for r in fitted)
     kappas = _kappas(fitted, cfg["min_overlap"])
     taus = _taus(fitted) if ranking else {}
@@ -201,7 +218,8 @@ def quality_pass(records: list[Record], *, ranking: bool, cfg: dict[str, Any]) -
     longest = [r.signals["chose_longest"] for r in live if r.signals["chose_longest"] is not None]
     base_longer = sum(longest) / len(longest) if longest else 0.5
     for ann, mine in sorted(by_ann.items()):
-        stats[ann] = _annotator(ann, mine, reliability, loo, kappas, taus, base_longer, ranking, cfg)
+        stats[ann] = _annotator(ann, mine, reliability, loo, kappas, taus, base_longer, ranking, cfg,
+                                n_shared=overlap.get(ann, 0))
     for r in records:
         info = stats[r.annotator]
         reasons = [{"filter": "banned", "detail": "the annotator is banned"}] if r.banned else []
@@ -242,7 +260,7 @@ def _speed_detail(r: Record, cfg: dict[str, Any]) -> str:
 
 def _annotator(
     ann: int, mine: list[Record], reliability: dict, loo: dict, kappas: list, taus: dict, base_longer: float,
-    ranking: bool, cfg: dict[str, Any],
+    ranking: bool, cfg: dict[str, Any], n_shared: int = 0,
 ) -> dict[str, Any]:
     filters, n, min_n = cfg["filters"], len(mine), cfg["min_labels"]
     fast_share = sum(1 for r in mine if r.signals["too_fast"]) / n
@@ -261,14 +279,13 @@ def _annotator(
     weight = 1.0 if info is None else min(1.0, max(0.0, info))
     agree = loo.get(ann)
     mine_kappa = _mean([k["kappa"] for k in kappas if ann in (k["a"], k["b"]) and k["kappa"] is not None])
-    n_fit = sum(1 for r in mine if r.gold is None)
     reasons = []
     if filters["too_fast"] and n >= min_n and fast_share >= cfg["too_fast_share"]:
         reasons.append(("too_fast", f"{fast_share:.0%} of judgments too fast"))
     if filters["gold"] and gold_acc.n >= cfg["gold_min_n"] and gold_acc.high < cfg["gold_min_accuracy"]:
         reasons.append(("gold", f"gold accuracy {gold_acc.accuracy:.0%} of {gold_acc.n} "
                                 f"(95% CI {gold_acc.low:.0%}-{gold_acc.high:.0%})"))
-    if filters["reliability"] and info is not None and n_fit >= min_n and info < cfg["min_informativeness"]:
+    if filters["reliability"] and info is not None and n_shared >= min_n and info < cfg["min_informativeness"]:
         reasons.append(("reliability", f"chance-corrected reliability {info:.2f}"))
     if filters["agreement"] and agree and agree.n_compared >= min_n and agree.agreement < cfg["min_loo_agreement"]:
         reasons.append(("agreement", f"agrees with the others' consensus {agree.agreement:.0%} of {agree.n_compared}"))

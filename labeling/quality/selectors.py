@@ -1,11 +1,14 @@
 """Reads for quality: annotator status (used by assignment and exports) and the review pages."""
 
 import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from labeling.models import Judgment, Project
 from labeling.quality.models import AnnotatorStats, AnnotatorStatus, AuditLog, QualitySnapshot, QualityState
@@ -109,3 +112,45 @@ def flagged_queue(*, project: Project, queue: str = "pending", limit: int = 300)
 
 def audit_entries(*, project: Project, limit: int = 500) -> QuerySet[AuditLog]:
     return AuditLog.objects.filter(project=project).select_related("actor").order_by("-created_at", "-pk")[:limit]
+
+
+@dataclass(frozen=True)
+class QualitySummary:
+    """Where a project's label quality stands after the last pass."""
+
+    judgments: int  # live (not withdrawn)
+    kept: int
+    excluded: int
+    excluded_by: dict[str, int] = field(default_factory=dict)  # filter (or "reviewer") -> judgments
+    annotators: int = 0
+    flagged: list[tuple[str, list[str]]] = field(default_factory=list)  # (username, reasons)
+    computed_at: datetime | None = None
+
+    def lines(self) -> list[str]:
+        why = ", ".join(f"{name} {n}" for name, n in sorted(self.excluded_by.items(), key=lambda kv: -kv[1]))
+        out = [f"judgments: {self.judgments} live, {self.kept} kept, {self.excluded} excluded"
+               + (f" (by filter: {why})" if why else "")]
+        out.append(f"annotators: {self.annotators}, {len(self.flagged)} flagged")
+        out += [f"  flagged {name}: {'; '.join(reasons)}" for name, reasons in self.flagged]
+        return out
+
+
+def quality_summary(*, project: Project) -> QualitySummary:
+    """Kept and excluded live judgments (and which filters excluded them; one judgment can trip
+    several), and the flagged annotators with their reasons, as the last pass left them."""
+    live = Judgment.objects.filter(task__project=project, withdrawn_at__isnull=True)
+    counts = live.aggregate(n=Count("pk"), kept=Count("pk", filter=Q(included=True)))
+    excluded_by: Counter = Counter()
+    for reasons, override in live.filter(included=False).values_list("quality_reasons", "override").iterator(
+        chunk_size=2000
+    ):
+        if override == "exclude":
+            excluded_by["reviewer"] += 1
+        for name in {r.get("filter") for r in reasons or [] if isinstance(r, dict)}:
+            excluded_by[str(name)] += 1
+    stats = AnnotatorStats.objects.filter(project=project).select_related("annotator").order_by("annotator__username")
+    flagged = [(row.annotator.get_username(), [f"{r.get('filter')}: {r.get('detail')}" for r in row.reasons or []])
+               for row in stats if row.flagged]
+    state = QualityState.objects.filter(project=project).values_list("computed_at", flat=True).first()
+    return QualitySummary(counts["n"], counts["kept"], counts["n"] - counts["kept"], dict(excluded_by),
+                          stats.count(), flagged, state)

@@ -3,7 +3,10 @@ the annotator statistics and a snapshot. Idempotent (the same inputs store the s
 incremental (skipped when nothing it reads has changed since the last run).
 
 Also the trigger: every `recompute_every` new judgments one recomputation is queued per project,
-after the judgment commits; a flag on QualityState keeps it to one in the queue."""
+after the judgment commits; a flag on QualityState keeps it to one in the queue. Between two
+passes the stored decisions can be behind the judgments, so whatever promises clean data (a
+clean export, a training snapshot) first calls `quality_ensure_current`: a pass in this process,
+only when the inputs changed since the last one (the fingerprint: counts and last ids)."""
 
 import hashlib
 import json
@@ -42,6 +45,8 @@ class RecomputeResult:
     judgments: int = 0
     changed: int = 0
     flagged: int = 0
+    kept: int = 0
+    seconds: float = 0.0
 
 
 def _words(text: str) -> int:
@@ -136,7 +141,23 @@ def quality_recompute(*, project_id: int, force: bool = False) -> RecomputeResul
         QualityState.objects.filter(project=project).update(
             fingerprint=fingerprint, computed_at=now, duration_ms=int((time.monotonic() - started) * 1000)
         )
-    return RecomputeResult(False, fingerprint, len(records), changed, result.project["n_flagged"])
+    return RecomputeResult(False, fingerprint, len(records), changed, result.project["n_flagged"],
+                           result.project["n_included"], round(time.monotonic() - started, 3))
+
+
+def quality_is_stale(*, project: Project) -> bool:
+    """Whether anything a quality pass reads changed since the last pass (or none ran yet): a
+    handful of aggregate queries, no pass."""
+    stored = QualityState.objects.filter(project=project).values_list("fingerprint", flat=True).first()
+    return stored != quality_fingerprint(project=project)
+
+
+def quality_ensure_current(*, project: Project) -> RecomputeResult | None:
+    """Bring the project's quality decisions up to date in this process when they are stale (see
+    quality_is_stale); None when they already were. Called before clean data leaves the service."""
+    if not quality_is_stale(project=project):
+        return None
+    return quality_recompute(project_id=project.pk)
 
 
 def _store_judgments(records: list[Record], stored: dict[int, tuple]) -> int:

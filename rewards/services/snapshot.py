@@ -122,11 +122,17 @@ def _records(project: Project, seed: int, eval_fraction: float, counts: _Counts,
 
 
 def dataset_snapshot(
-    *, project: Project, seed: int = 0, eval_fraction: float = 0.1, name: str = ""
+    *, project: Project, seed: int = 0, eval_fraction: float = 0.1, name: str = "", refresh_quality: bool = True,
 ) -> PreferenceDataset:
-    """Write the project's clean labels to a JSONL file and record it (hash, judgment ids, counts)."""
+    """Write the project's clean labels to a JSONL file and record it (hash, judgment ids, counts).
+    First brings label quality up to date when judgments changed since the last quality pass
+    (``refresh_quality``; off only to freeze hand-set decisions as they are)."""
+    from labeling.quality.services import quality_ensure_current
+
     if not 0 <= eval_fraction < 1:
         raise SnapshotError("eval_fraction must be at least 0 and below 1")
+    if refresh_quality:
+        quality_ensure_current(project=project)
     root = Path(settings.ARTIFACT_DIR) / "datasets"
     tmp = root / f".tmp-{uuid.uuid4().hex}"
     tmp.mkdir(parents=True)

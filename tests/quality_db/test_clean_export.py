@@ -39,7 +39,7 @@ def test_clean_judgments_export_leaves_out_excluded_and_banned(planted, api, mak
     annotator_status_set(project=project, annotator_id=users["good3"].pk, status="banned", actor=boss)
     rescued = Judgment.objects.filter(annotator=users["speedy"]).first()
     judgment_override(judgment_id=rescued.pk, project=project, decision="include", actor=boss)
-    # No recomputation yet: a ban takes effect in the export at once.
+    # The ban and the override changed the inputs: the clean export recomputes first.
     clean = rows(api.get(URL.format(project.slug, "judgments", "&clean=1")))
     assert {r["annotator"] for r in clean} == {"good0", "good1", "good2", "speedy"}
     assert [r["weight"] for r in clean if r["annotator"] == "speedy"] == [1.0]
@@ -69,3 +69,28 @@ def test_honeypots_never_exported_as_preference_data(planted, api):
     assert {r["task_id"] for r in rows(api.get(URL.format(project.slug, "pairs", "")))}.isdisjoint(
         set(project.tasks.filter(is_gold=True).values_list("pk", flat=True))
     )
+
+
+def test_clean_exports_and_snapshots_bring_quality_up_to_date_first(planted, api):
+    """No pass has run (recompute_every is 0 here, as between two passes of 50): a clean export must
+    not hand out the spammers' judgments, and asking again recomputes nothing."""
+    from labeling.models import QualityState
+    from labeling.quality.services import quality_is_stale
+    from rewards.services.snapshot import dataset_snapshot
+
+    project, users = planted
+    assert quality_is_stale(project=project) and Judgment.objects.filter(included=False).count() == 0
+    clean = rows(api.get(URL.format(project.slug, "pairs", "&clean=1")))
+    assert clean and all(row["num_judgments"] <= 4 for row in clean)  # only the four honest annotators
+    assert not quality_is_stale(project=project)
+    computed_at = QualityState.objects.get(project=project).computed_at
+    ranked = rows(api.get(URL.format(project.slug, "rankings", "&clean=1")))
+    assert ranked and all(row["num_judgments"] <= 4 for row in ranked)
+    assert QualityState.objects.get(project=project).computed_at == computed_at  # nothing changed: no pass
+    # a withdrawn judgment changes the inputs: the next snapshot for training recomputes first
+    Judgment.objects.filter(annotator=users["good0"]).update(withdrawn_at="2026-01-01T00:00:00Z")
+    assert quality_is_stale(project=project)
+    dataset = dataset_snapshot(project=project, eval_fraction=0.0)
+    assert QualityState.objects.get(project=project).computed_at > computed_at
+    used = set(Judgment.objects.filter(pk__in=dataset.judgment_ids).values_list("annotator__username", flat=True))
+    assert used == {"good1", "good2", "good3"}

@@ -1,3 +1,5 @@
+import re
+
 from django.core.management import call_command
 
 from labeling.models import AnnotatorStats, Judgment, QualitySnapshot
@@ -74,9 +76,16 @@ def test_recompute_is_idempotent_and_skips_when_nothing_changed(planted):
     assert QualitySnapshot.objects.count() == 1
 
 
-def test_management_command(planted, capsys):
+def test_management_command_prints_a_summary(planted, capsys):
     project, _ = planted
     call_command("recompute_quality", "--project", project.slug)
-    assert "350 judgments" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    kept = Judgment.objects.filter(included=True).count()
+    assert f"judgments: 350 live, {kept} kept, {350 - kept} excluded (by filter: " in out
+    assert "annotators: 7, 3 flagged" in out
+    flagged = re.findall(r"^    flagged (\w+): ", out, flags=re.M)
+    assert flagged == ["clicker", "lefty", "speedy"]
+    assert re.search(r"^    flagged speedy: too_fast: \d+% of judgments too fast", out, flags=re.M)
     call_command("recompute_quality", "--project", project.slug)
-    assert "nothing changed" in capsys.readouterr().out
+    again = capsys.readouterr().out
+    assert "nothing changed" in again and f"judgments: 350 live, {kept} kept" in again

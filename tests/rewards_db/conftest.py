@@ -73,7 +73,7 @@ def judge(task: Task, user, choice: str = "", ranking: list[list[int]] | None = 
     assignment = Assignment.objects.create(task=task, annotator=user, status="submitted", served_at=now,
                                            lease_expires_at=now, shown_order=order)
     judgment = Judgment.objects.create(assignment=assignment, task=task, annotator=user, choice=choice,
-                                       ranking=ranking, shown_order=order, response_ms=1500, **extra)
+                                       ranking=ranking, shown_order=order, response_ms=20_000, **extra)
     Task.objects.filter(pk=task.pk).update(judgment_count=F("judgment_count") + 1)
     return judgment
 

@@ -10,6 +10,9 @@ from rewards.services.snapshot import SnapshotError, dataset_elements, dataset_r
 from .conftest import add_task, judge, learnable_project, sample_ids
 
 pytestmark = pytest.mark.django_db
+# Tests of the snapshot's shape freeze the quality fields as written here (hand-set weights and
+# exclusions, or the defaults), not as a quality pass would decide them.
+AS_WRITTEN = {"refresh_quality": False}
 
 
 def _prompts(records, split):
@@ -47,7 +50,7 @@ def test_withdrawn_and_excluded_judgments_are_left_out_and_weights_kept(project,
     if {"included", "weight"} <= fields:
         Judgment.objects.filter(pk=kept.pk).update(weight=0.5)
         judge(task, annotators[2], "b", included=False)
-    dataset = dataset_snapshot(project=project, eval_fraction=0.0)
+    dataset = dataset_snapshot(project=project, eval_fraction=0.0, **AS_WRITTEN)
     [record] = dataset_records(dataset.path)
     assert dataset.judgment_ids == [kept.pk]
     assert record["chosen"] == "good helpful answer" and record["rejected"] == "bad rude answer"
@@ -56,7 +59,7 @@ def test_withdrawn_and_excluded_judgments_are_left_out_and_weights_kept(project,
         assert record["weight"] == 0.5
     Judgment.objects.filter(pk=kept.pk).update(withdrawn_at=timezone.now())
     with pytest.raises(SnapshotError, match="no usable judgments"):
-        dataset_snapshot(project=project)
+        dataset_snapshot(project=project, **AS_WRITTEN)
 
 
 def test_pairwise_choices_ties_and_both_bad(project, annotators, make_user):
@@ -65,7 +68,7 @@ def test_pairwise_choices_ties_and_both_bad(project, annotators, make_user):
     users = [*annotators, make_user("annotator3")]
     for user, choice in zip(users, ["b", "b", "tie", "both_bad"], strict=True):
         judge(task, user, choice)
-    dataset = dataset_snapshot(project=project, eval_fraction=0.0)
+    dataset = dataset_snapshot(project=project, eval_fraction=0.0, **AS_WRITTEN)
     records = dataset_records(dataset.path)
     assert dataset.stats == {"pairs": 2, "ties": 1, "dropped_both_bad": 1, "train": 3}
     pairs = [r for r in records if not r["tie"]]
@@ -85,7 +88,7 @@ def test_rankings_stay_grouped_as_one_element_per_judgment(make_project, annotat
     s0, s1, s2 = sample_ids(task)
     judge(task, annotators[0], ranking=[[s2], [s0], [s1]])
     judge(task, annotators[1], ranking=[[s0, s2], [s1]])
-    dataset = dataset_snapshot(project=project, eval_fraction=0.0)
+    dataset = dataset_snapshot(project=project, eval_fraction=0.0, **AS_WRITTEN)
     records = dataset_records(dataset.path)
     assert [r["ranks"] for r in records] == [[2, 3, 1], [1, 2, 1]]
     assert records[0]["response_ids"] == [s0, s1, s2]

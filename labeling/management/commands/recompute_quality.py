@@ -1,4 +1,4 @@
-"""Recompute a project's label-quality decisions now, in this process.
+"""Recompute a project's label-quality decisions now, in this process, and print where they stand.
 
     python manage.py recompute_quality --project SLUG [--force]
 """
@@ -6,11 +6,13 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labeling.models import Project
+from labeling.quality.selectors import quality_summary
 from labeling.quality.services import quality_recompute
 
 
 class Command(BaseCommand):
-    help = "Recompute quality filters, annotator statistics and agreement for one project."
+    help = ("Recompute quality filters, annotator statistics and agreement for one project; print the "
+            "judgments kept and excluded (by filter) and the flagged annotators.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--project", required=True, help="the project's slug")
@@ -24,7 +26,6 @@ class Command(BaseCommand):
         if result.skipped:
             self.stdout.write(f"{project}: nothing changed since the last computation (use --force to redo it)")
         else:
-            self.stdout.write(
-                f"{project}: {result.judgments} judgments, {result.changed} decisions changed, "
-                f"{result.flagged} annotators flagged"
-            )
+            self.stdout.write(f"{project}: recomputed in {result.seconds:.1f} s, {result.changed} decisions changed")
+        for line in quality_summary(project=found).lines():
+            self.stdout.write(f"  {line}")

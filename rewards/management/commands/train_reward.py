@@ -88,11 +88,17 @@ class Command(BaseCommand):
 
     def snapshot_project(self, slug: str, options: dict[str, Any]):
         from labeling.models import Project
+        from labeling.quality.services import quality_ensure_current
         from rewards.services.snapshot import SnapshotError, dataset_snapshot
 
         project = Project.objects.filter(slug=slug).first()
         if project is None:
             raise CommandError(f"no project {slug!r}")
+        refreshed = quality_ensure_current(project=project)
+        if refreshed is not None:
+            self.stderr.write(f"label quality brought up to date first: {refreshed.kept} of {refreshed.judgments} "
+                              f"live judgments kept, {refreshed.flagged} annotator(s) flagged "
+                              f"(python manage.py recompute_quality --project {slug} shows why)")
         try:
             return dataset_snapshot(project=project, seed=options.get("seed") or 0,
                                     eval_fraction=options["eval_fraction"])
