@@ -20,13 +20,15 @@ def _dumps(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def project_uses_chat(*, project: Project) -> bool:
-    return Prompt.objects.filter(project=project, messages__isnull=False).exists()
+def uses_chat(prompt: Prompt, form: str = "auto") -> bool:
+    """Whether a row is written in TRL's conversational form: for a chat prompt, or for every row
+    with form="conversational". A plain-string prompt is otherwise TRL's standard form: strings."""
+    return form == "conversational" or bool(prompt.messages)
 
 
 def prompt_value(prompt: Prompt, chat: bool) -> str | list[dict[str, str]]:
-    """The prompt as TRL expects it: a string, or (in a project with chat prompts) a list of turns,
-    so every row of one export has the same type."""
+    """The prompt as TRL expects it: the text, or (conversational form) the list of turns, a plain
+    prompt becoming one user turn."""
     if not chat:
         return prompt.text
     return prompt.messages or [{"role": "user", "content": prompt.text}]
@@ -117,15 +119,17 @@ def pair_weights(sample_ids: list[int], judgments: list[Judgment]) -> dict[tuple
     return weights
 
 
-def export_pairs(*, project: Project, clean: bool = False) -> Iterator[str]:
+def export_pairs(*, project: Project, clean: bool = False, form: str = "auto") -> Iterator[str]:
     """One row per compared pair with a strict majority: {"prompt", "chosen", "rejected", ...}.
+    A plain prompt's row holds strings (TRL's standard form), a chat prompt's row turns (its
+    conversational form); form="conversational" writes every row as turns (one form per file).
 
     clean: only included judgments, the winner by weighted vote; `weight` is the summed weight of
     the votes for the chosen sample, `weighted_agreement` that over the weight of all votes."""
-    chat = project_uses_chat(project=project)
     for task in _tasks_with_judgments(project, clean).iterator(chunk_size=CHUNK):
         if is_honeypot(task):
             continue
+        chat = uses_chat(task.prompt, form)
         samples = {slot.sample_id: slot.sample for slot in task.slots.all()}
         sample_ids = list(samples)
         weights = pair_weights(sample_ids, task.live_judgments) if clean else {}
@@ -185,13 +189,14 @@ def consensus_ranking(sample_ids: list[int], judgments: list[Judgment]) -> tuple
     return order, ranks, round(agree / total, 4) if total else 1.0
 
 
-def export_rankings(*, project: Project, clean: bool = False) -> Iterator[str]:
-    """One row per task: the responses in consensus order, best first, with their ranks.
+def export_rankings(*, project: Project, clean: bool = False, form: str = "auto") -> Iterator[str]:
+    """One row per task: the responses in consensus order, best first, with their ranks (strings
+    or turns as in export_pairs).
     clean: only included judgments; `weight` is the summed weight of the task's judgments."""
-    chat = project_uses_chat(project=project)
     for task in _tasks_with_judgments(project, clean).iterator(chunk_size=CHUNK):
         if is_honeypot(task) or not task.live_judgments:
             continue
+        chat = uses_chat(task.prompt, form)
         samples = {slot.sample_id: slot.sample for slot in task.slots.all()}
         order, ranks, agreement = consensus_ranking(list(samples), task.live_judgments)
         extra = {"weight": round(sum(j.weight for j in task.live_judgments), 4)} if clean else {}
@@ -211,9 +216,11 @@ def export_rankings(*, project: Project, clean: bool = False) -> Iterator[str]:
         )
 
 
-def export_judgments(*, project: Project, clean: bool = False) -> Iterator[str]:
+def export_judgments(*, project: Project, clean: bool = False, form: str = "auto") -> Iterator[str]:
     """Every judgment, withdrawn ones included, with all its metadata and quality decision;
-    samples by external id. clean: only live included judgments of annotators not banned."""
+    samples by external id. A withdrawn judgment is never `included` (it is out of every clean
+    export and training set). clean: only live included judgments of annotators not banned.
+    ``form`` is accepted for a uniform signature; this format has no texts."""
     judgments = (
         (live_judgments(project=project, clean=clean) if clean else Judgment.objects).filter(task__project=project)
         .select_related("task__prompt", "annotator")
@@ -238,7 +245,7 @@ def export_judgments(*, project: Project, clean: bool = False) -> Iterator[str]:
                 "is_gold": judgment.task.is_gold,
                 "created_at": judgment.created_at.isoformat(),
                 "withdrawn": judgment.withdrawn_at is not None,
-                "included": judgment.included,
+                "included": judgment.included and judgment.withdrawn_at is None,
                 "weight": judgment.weight,
                 "override": judgment.override or None,
                 "quality_reasons": judgment.quality_reasons,

@@ -48,7 +48,9 @@ def test_split_votes_and_ties_export_no_pair(token_client, project, make_user):
     assert rows(token_client.get(URL.format(project.slug, "pairs"))) == []
 
 
-def test_chat_prompts_export_in_conversational_form(token_client, project, make_user):
+def test_only_chat_prompts_export_in_conversational_form(token_client, project, make_user):
+    """As the README says: a plain-string prompt's row is strings (TRL's standard form), a chat
+    prompt's row turns; &conversational=1 writes every row as turns (one form for a mixed project)."""
     turns = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
              {"role": "user", "content": "Help?"}]
     items_ingest(project=project, items=[item("c1", prompt=turns), item("t1")])
@@ -56,11 +58,19 @@ def test_chat_prompts_export_in_conversational_form(token_client, project, make_
         user = make_user(name)
         judge(project, user, lambda s: {"winner": s[0]})
         judge(project, user, lambda s: {"winner": s[0]})
-    exported = rows(token_client.get(URL.format(project.slug, "pairs")))
-    by_prompt = {json.dumps(r["prompt"]): r for r in exported}
-    assert json.dumps(turns) in by_prompt
-    assert json.dumps([{"role": "user", "content": "Say something useful."}]) in by_prompt
-    assert exported[0]["chosen"][0]["role"] == "assistant"
+    exported = {r["prompt_id"]: r for r in rows(token_client.get(URL.format(project.slug, "pairs")))}
+    assert exported["c1"]["prompt"] == turns
+    assert exported["c1"]["chosen"] == [{"role": "assistant", "content": "Answer 0 to c1"}]
+    assert exported["t1"]["prompt"] == "Say something useful."
+    assert exported["t1"]["chosen"] == "Answer 0 to t1" and exported["t1"]["rejected"] == "Answer 1 to t1"
+    ranked = {r["prompt_id"]: r for r in rows(token_client.get(URL.format(project.slug, "rankings")))}
+    assert ranked["t1"]["prompt"] == "Say something useful." and ranked["t1"]["responses"][0] == "Answer 0 to t1"
+    assert ranked["c1"]["prompt"] == turns and ranked["c1"]["responses"][0][0]["role"] == "assistant"
+    uniform = {r["prompt_id"]: r for r in rows(token_client.get(URL.format(project.slug, "pairs")
+                                                                  + "&conversational=1"))}
+    assert uniform["t1"]["prompt"] == [{"role": "user", "content": "Say something useful."}]
+    assert uniform["t1"]["chosen"] == [{"role": "assistant", "content": "Answer 0 to t1"}]
+    assert uniform["c1"] == exported["c1"]
 
 
 def test_rankings_expand_to_pairs_and_consensus(token_client, make_project, make_user):
@@ -95,6 +105,7 @@ def test_judgments_export_has_all_metadata_and_withdrawn(token_client, judged_pa
     assert set(first["shown_order"]) == {"s0", "s1"}
     assert {"response_ms", "active_ms", "rationale", "created_at", "is_gold", "task_id"} <= set(first)
     assert [r["withdrawn"] for r in exported] == [False, True]
+    assert [r["included"] for r in exported] == [True, False]  # withdrawn: out of every clean export
 
 
 def test_unknown_format_is_a_400(token_client, project):
