@@ -143,12 +143,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # JSON through one strict parser: lone surrogates, NUL, deep nesting and NaN are a named 400.
-    "DEFAULT_PARSER_CLASSES": [
-        "labeling.api.parsers.StrictJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (the schema advertises no other body), through one strict parser: lone surrogates,
+    # NUL, deep nesting and NaN are a named 400; any other content type is a 415.
+    "DEFAULT_PARSER_CLASSES": ["labeling.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
     # `?format=` names the export format, not a renderer.

@@ -7,6 +7,7 @@ class LabelingConfig(AppConfig):
     verbose_name = "Labeling"
 
     def ready(self) -> None:
+        import labeling.api.schema  # noqa: F401 - registers the token security scheme with drf-spectacular
         from labeling.services.roles import roles_ensure
 
         post_migrate.connect(roles_ensure, sender=self)

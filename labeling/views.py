@@ -3,8 +3,7 @@ next task appears without a full reload."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.templatetags.static import static
@@ -35,8 +34,9 @@ def _project_for(request: HttpRequest, slug: str) -> Project:
     if project is None:
         project = projects_for_annotator(user=request.user).filter(slug=slug).first()
         if project is None:
-            get_object_or_404(Project, slug=slug, is_active=True)
-            raise PermissionDenied("You are not an annotator of this project.")
+            # The same 404 whether the project does not exist or is not theirs: a 403 would tell
+            # an annotator which slugs exist.
+            raise Http404("No such project, or you are not an annotator of it.")
         cache.set(key, project, ACCESS_CACHE_SECONDS)
     return project
 

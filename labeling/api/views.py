@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.api.permissions import ProjectAccess
+from labeling.api.schema import error_responses
 from labeling.api.serializers import IngestionResultSerializer, ItemInSerializer, ProjectSerializer
 from labeling.models import Project
 from labeling.quality.services import quality_ensure_current
@@ -20,10 +21,6 @@ from labeling.selectors import EXPORT_FORMATS, EXPORTERS, project_stats
 from labeling.services.ingestion import IngestionError, items_ingest
 
 logger = logging.getLogger(__name__)
-
-
-def _flag(value: str | None) -> bool:
-    return (value or "").lower() in ("1", "true", "yes")
 
 
 class ExportAborted(Exception):
@@ -52,7 +49,9 @@ def export_stream(rows: Iterator[str], *, name: str) -> Iterator[bytes]:
 class ProjectView(APIView):
     permission_classes = [ProjectAccess]
 
-    @extend_schema(responses=ProjectSerializer, summary="A project and its counts")
+    @extend_schema(
+        responses={200: ProjectSerializer, **error_responses(401, 403, 404)}, summary="A project and its counts"
+    )
     def get(self, request, slug: str):
         project = get_object_or_404(Project, slug=slug)
         return Response(ProjectSerializer({**vars(project), **project_stats(project=project)}).data)
@@ -63,7 +62,10 @@ class ItemsView(APIView):
 
     @extend_schema(
         request=ItemInSerializer(many=True),
-        responses={201: IngestionResultSerializer, 200: IngestionResultSerializer},
+        responses={
+            201: IngestionResultSerializer, 200: IngestionResultSerializer,
+            **error_responses(400, 401, 403, 404, 413, 415),
+        },
         summary="Push prompts with their samples (bulk, atomic, idempotent by external_id)",
     )
     def post(self, request, slug: str):
@@ -87,14 +89,8 @@ class ExportView(APIView):
                 description="1: only judgments the quality filters kept (none of banned annotators), with weights; "
                 "quality is recomputed first when judgments changed since the last pass",
             ),
-            OpenApiParameter(
-                "conversational", bool, default=False,
-                description="pairs and rankings: a plain-string prompt's row is strings (TRL's standard form) and a "
-                "chat prompt's row turns; 1 writes every row in the conversational form (a plain prompt as one "
-                "user turn), so a project mixing both gives one form TRL can train on",
-            ),
         ],
-        responses={(200, "application/jsonl"): OpenApiTypes.STR},
+        responses={(200, "application/jsonl"): OpenApiTypes.STR, **error_responses(400, 401, 403, 404)},
         summary="Stream preference data as JSONL (pairs for TRL's RewardTrainer, rankings, or raw judgments)",
     )
     def get(self, request, slug: str):
@@ -102,11 +98,10 @@ class ExportView(APIView):
         export_format = request.query_params.get("format", "pairs")
         if export_format not in EXPORT_FORMATS:
             raise ValidationError({"format": f"must be one of {', '.join(EXPORT_FORMATS)}"})
-        clean = _flag(request.query_params.get("clean"))
+        clean = request.query_params.get("clean", "").lower() in ("1", "true", "yes")
         if clean:
             quality_ensure_current(project=project)  # judgments since the last quality pass are filtered too
-        form = "conversational" if _flag(request.query_params.get("conversational")) else "auto"
-        rows = EXPORTERS[export_format](project=project, clean=clean, form=form)
+        rows = EXPORTERS[export_format](project=project, clean=clean)
         response = StreamingHttpResponse(
             export_stream(rows, name=f"{project.slug}/{export_format}"), content_type="application/jsonl; charset=utf-8"
         )

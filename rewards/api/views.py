@@ -1,12 +1,17 @@
+import logging
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labeling.api.schema import error_responses
 from rewards.api.permissions import RewardModelAccess
 from rewards.models import RewardModel
 from rewards.services.scoring import MAX_SCORE_ITEMS, ScoreInputError, rewards_score, score_items_parse
+
+logger = logging.getLogger(__name__)
 
 _ScoreItem = inline_serializer(
     "ScoreItem", {"prompt": serializers.CharField(), "response": serializers.CharField()}, many=True
@@ -19,7 +24,7 @@ class ScoreView(APIView):
 
     @extend_schema(
         request=_ScoreItem,
-        responses={200: _ScoreResult},
+        responses={200: _ScoreResult, **error_responses(400, 401, 403, 404, 413, 415, 503)},
         summary=f"Rewards of (prompt, response) pairs, at most {MAX_SCORE_ITEMS} per request (offset-corrected)",
     )
     def post(self, request, pk: int):
@@ -32,6 +37,12 @@ class ScoreView(APIView):
             return Response(body, status=exc.status)
         try:
             rewards = rewards_score(model=model, prompts=prompts, responses=responses)
-        except (OSError, ValueError) as exc:  # adapter or base model missing or unreadable
-            return Response({"detail": f"Reward model {model.pk} could not be loaded: {exc}"}, status=503)
+        except (OSError, ValueError):  # adapter or base model missing or unreadable
+            # The cause names server paths: it goes to the log, not to the client.
+            logger.exception("reward model %s could not be loaded", model.pk)
+            return Response(
+                {"detail": f"Reward model {model.pk} could not be loaded: its files are missing or unreadable on "
+                           "the server. Try again later, or ask an admin (the cause is in the server log)."},
+                status=503,
+            )
         return Response({"rewards": rewards})

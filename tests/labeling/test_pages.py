@@ -58,7 +58,16 @@ def test_project_membership_is_enforced(client, make_project, make_user):
     closed = make_project("closed")
     closed.annotators.add(make_user("insider"))
     client.force_login(make_user("outsider"))
-    assert client.get("/label/closed/").status_code == 403
+    # 404, as for a project that does not exist: a 403 would tell which slugs exist
+    forbidden, unknown = client.get("/label/closed/"), client.get("/label/nowhere/")
+    assert forbidden.status_code == unknown.status_code == 404
+    def page(response, slug):  # the page, less the per-request CSRF token
+        return re.sub(r'value="[^"]*"', "", response.content.decode()).replace(f"/label/{slug}/", "/label/X/")
+
+    assert page(forbidden, "closed") == page(unknown, "nowhere")
+    for action in ("next", "submit", "skip", "undo"):
+        assert client.post(f"/label/closed/{action}/").status_code == 404
+        assert client.post(f"/label/nowhere/{action}/").status_code == 404
     assert b"closed" not in client.get("/").content
 
 
@@ -211,7 +220,7 @@ def test_demo_ranking_project_has_ranking_instructions(db, settings, tmp_path):
 def test_error_pages_are_styled(client, make_project, make_user):
     make_project("closed").annotators.add(make_user("insider"))
     client.force_login(make_user("outsider"))
-    for path, code in (("/label/closed/", 403), ("/label/nowhere/", 404), ("/no/such/page/", 404),
+    for path, code in (("/label/closed/", 404), ("/label/nowhere/", 404), ("/no/such/page/", 404),
                        ("/label/closed/next/", 405), ("/history/", 200)):
         response = client.get(path)
         assert response.status_code == code, path
@@ -220,6 +229,6 @@ def test_error_pages_are_styled(client, make_project, make_user):
         if code != 200:
             assert f'<p class="error-code">{code}</p>' in html, path
     assert client.get("/label/closed/next/")["Allow"] == "POST"
-    assert "not an annotator of this project" in client.get("/label/closed/").content.decode()
+    assert "annotator" not in client.get("/label/closed/").content.decode()  # the same 404 as an unknown slug
     favicon = client.get("/favicon.ico")
     assert favicon.status_code == 301 and favicon["Location"].endswith("labeling/favicon.svg")

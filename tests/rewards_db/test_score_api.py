@@ -75,11 +75,15 @@ def test_bad_requests_name_the_problem(staff_client, reward_model, body, status,
         assert [{"index": e["index"], "field": e["field"]} for e in data["errors"]] == expected
 
 
-def test_missing_adapter_is_503(staff_client, reward_model, tmp_path):
-    reward_model.adapter_path = str(tmp_path / "gone")
+def test_missing_adapter_is_503_without_server_paths(staff_client, reward_model, tmp_path, caplog):
+    reward_model.adapter_path = str(tmp_path / "secret-dir" / "gone")
     reward_model.save()
     response = staff_client.post(URL.format(reward_model.pk), ITEMS[:1], format="json")
-    assert response.status_code == 503 and "could not be loaded" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert response.status_code == 503 and "could not be loaded" in detail
+    assert "secret-dir" not in detail and "/" not in detail.replace("files are missing or unreadable", "")
+    assert str(tmp_path) not in response.content.decode()
+    assert "could not be loaded" in caplog.text  # the cause goes to the server log
 
 
 def test_an_ensemble_scores_through_the_api_as_the_mean_of_its_members(staff_client, project, tiny_gpt2_path,
