@@ -23,6 +23,10 @@ from labeling.services.ingestion import IngestionError, items_ingest
 logger = logging.getLogger(__name__)
 
 
+def _flag(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
 class ExportAborted(Exception):
     """Raised after the error line, so the server drops the connection instead of ending the
     response cleanly: a chunked HTTP/1.1 client sees an incomplete transfer."""
@@ -89,6 +93,12 @@ class ExportView(APIView):
                 description="1: only judgments the quality filters kept (none of banned annotators), with weights; "
                 "quality is recomputed first when judgments changed since the last pass",
             ),
+            OpenApiParameter(
+                "conversational", bool, default=False,
+                description="pairs and rankings: a plain-string prompt's row is strings (TRL's standard form) and a "
+                "chat prompt's row turns; 1 writes every row in the conversational form (a plain prompt as one "
+                "user turn), so a project mixing both gives one form TRL can train on",
+            ),
         ],
         responses={(200, "application/jsonl"): OpenApiTypes.STR, **error_responses(400, 401, 403, 404)},
         summary="Stream preference data as JSONL (pairs for TRL's RewardTrainer, rankings, or raw judgments)",
@@ -98,10 +108,11 @@ class ExportView(APIView):
         export_format = request.query_params.get("format", "pairs")
         if export_format not in EXPORT_FORMATS:
             raise ValidationError({"format": f"must be one of {', '.join(EXPORT_FORMATS)}"})
-        clean = request.query_params.get("clean", "").lower() in ("1", "true", "yes")
+        clean = _flag(request.query_params.get("clean"))
         if clean:
             quality_ensure_current(project=project)  # judgments since the last quality pass are filtered too
-        rows = EXPORTERS[export_format](project=project, clean=clean)
+        form = "conversational" if _flag(request.query_params.get("conversational")) else "auto"
+        rows = EXPORTERS[export_format](project=project, clean=clean, form=form)
         response = StreamingHttpResponse(
             export_stream(rows, name=f"{project.slug}/{export_format}"), content_type="application/jsonl; charset=utf-8"
         )
