@@ -58,6 +58,25 @@ class ProjectAdmin(StrictJSONAdmin):
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["annotators"]
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "quality_config" and field is not None:
+            field.help_text = quality_config_help()
+        return field
+
+
+def quality_config_help() -> str:
+    """The quality-config field's help: only the keys to change, then every key with its default
+    and meaning."""
+    from django.utils.html import format_html, format_html_join
+
+    from labeling.quality.config import config_help_rows
+
+    rows = format_html_join("", "<li><code>{}</code> (default <code>{}</code>): {}</li>", config_help_rows())
+    return format_html(
+        'Only the keys to change, as JSON, e.g. <code>{{"floor_seconds": 5, "filters": {{"length_bias": false}}}}'
+        "</code>; every other key keeps its default. <code>{{}}</code> uses all the defaults.<ul>{}</ul>", rows)
+
 
 def _json_shown(name: str, label: str):
     """A JSON field shown read-only. Django's display keeps a lone surrogate stored before the

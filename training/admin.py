@@ -17,5 +17,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
             run_cancel(run=run)
         self.message_user(request, f"Asked {queryset.count()} run(s) to stop.", messages.SUCCESS)
 
+    def has_add_permission(self, request) -> bool:
+        # A run needs a kind, checked settings and inputs (a dataset, a reward model...): made by
+        # train_reward / sft / train_policy / generate (--queue), never as an empty row stuck in "queued".
+        return False
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # runs are history; a model's lineage points at them

@@ -36,6 +36,38 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# What each key means (the admin's project form shows these with the defaults).
+HELP: dict[str, str] = {
+    "filters": "which filters may exclude judgments, each true or false: " + ", ".join(FILTERS)
+               + " (a banned annotator's judgments are always excluded)",
+    "floor_seconds": "a judgment made in fewer seconds than this is too fast",
+    "max_words_per_second": "a judgment is also too fast if it means reading the words shown faster than this",
+    "too_fast_share": "an annotator with at least this share of too-fast judgments is flagged (0-1)",
+    "gold_rate": "share of served tasks that are gold tasks or honeypots (0-1)",
+    "honeypot_kinds": "how honeypots are made from a sample: " + ", ".join(HONEYPOT_KINDS),
+    "honeypot_judgments_wanted": "judgments a honeypot task collects (each annotator sees it at most once)",
+    "gold_min_n": "gold accuracy is judged only from this many gold judgments of an annotator",
+    "gold_min_accuracy": "flagged when the upper end of the 95% Wilson interval of gold accuracy is below this",
+    "min_labels": "no annotator-level flag on fewer judgments (reliability: on fewer judgments of tasks shared "
+                  "with others)",
+    "min_informativeness": "chance-corrected reliability (Dawid-Skene / CrowdBT) below this flags the annotator "
+                           "(-1 to 1; 0 = labels carry no information)",
+    "min_loo_agreement": "agreement with the other annotators' consensus below this flags (0-1)",
+    "min_overlap": "Cohen's kappa only for pairs of annotators with this many tasks in common",
+    "bias_alpha": "significance level of the position and length bias tests",
+    "min_bias_effect": "and a bias flag only when the share is this far from the expected rate (0-0.5)",
+    "recompute_every": "recompute quality after this many new judgments (0: only on demand; clean exports and "
+                       "training snapshots recompute first when anything changed)",
+}
+
+
+def config_help_rows() -> list[tuple[str, str, str]]:
+    """(key, default as JSON, meaning) for every setting, in DEFAULTS order."""
+    import json
+
+    return [(key, json.dumps(value), HELP[key]) for key, value in DEFAULTS.items()]
+
+
 # key -> (type, lowest, highest); None = unbounded on that side.
 _NUMBERS: dict[str, tuple[type, float | None, float | None]] = {
     "floor_seconds": (float, 0, None),

@@ -60,3 +60,19 @@ def test_admin_form_rejects_bad_config_with_message(project, client, make_user):
     assert response.status_code == 302
     project.refresh_from_db()
     assert project.quality_config == {"gold_rate": 0.25}
+
+
+def test_admin_form_shows_every_key_with_its_default_and_meaning(project, client, make_user):
+    import html
+
+    from labeling.quality.config import DEFAULTS, HELP
+
+    assert set(HELP) == set(DEFAULTS)  # a new setting needs its explanation
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    page = html.unescape(client.get(f"/admin/labeling/project/{project.pk}/change/").content.decode())
+    for key in DEFAULTS:
+        assert f"<code>{key}</code> (default <code>" in page, key
+    assert "<code>floor_seconds</code> (default <code>3.0</code>): a judgment made in fewer seconds" in page
+    assert "<code>recompute_every</code> (default <code>50</code>)" in page
+    assert 'Only the keys to change, as JSON, e.g. <code>{"floor_seconds": 5' in page
+
