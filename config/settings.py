@@ -187,7 +187,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # Celery: Redis when CELERY_BROKER_URL is set, else a broker kept in files under var/.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+# "localhost": kombu warns "No hostname was supplied" at every worker start without one (the
+# filesystem transport ignores it).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://localhost/")
 _broker_dir = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("processed", "control"):
@@ -211,6 +213,9 @@ RUN_STALE_SECONDS = env_int("PREFLAB_RUN_STALE_SECONDS", 120)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Torch threads per worker process; set deliberately, since oversubscription is very slow.
 TORCH_THREADS = env_int("PREFLAB_TORCH_THREADS", 0)
+# A new reward model is activated automatically only if judged on at least this many held-out
+# comparisons (train_reward --min-heldout overrides it per run).
+REWARD_MIN_HELDOUT = env_int("PREFLAB_REWARD_MIN_HELDOUT", 50)
 
 LOGGING = {
     "version": 1,
