@@ -57,3 +57,34 @@ def test_training_learns_toy_preferences(tiny_bert, tmp_path):
     assert result.metrics["eval_reward_mean"] == pytest.approx(0.0, abs=2.0)
     meta = json.loads((tmp_path / "reward_config.json").read_text())
     assert meta["format"] == "preflab-reward/1" and "eval_accuracy" in meta["metrics"]
+
+
+def _synthetic_preferences(n: int, seed: int = 0) -> list:
+    """n pairs whose chosen answer mixes 'good' words into filler and the rejected one 'bad' words."""
+    import random
+
+    from rewards.engine import pair_element
+
+    from .conftest import WORDS
+
+    rng = random.Random(seed)
+    good, bad = "good great helpful kind yes thanks".split(), "bad awful harmful rude no".split()
+    filler = "the a is was answer reply says assistant it".split()
+
+    def answer(words: list[str]) -> str:
+        return " ".join(f"{rng.choice(filler)} {rng.choice(words)}" for _ in range(3))
+
+    return [pair_element(answer(good), answer(bad), "human says " + " ".join(rng.choice(WORDS) for _ in range(4)))
+            for _ in range(n)]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 11 item 2, not done yet: the default optimisation (learning rate 2e-4, one epoch) leaves the loss "
+    "at 0.693 (ln 2) here; with learning_rate=5e-3 and 2 epochs it falls to 0.002. Remove this marker with "
+    "the defaults that train."))
+def test_a_default_config_run_learns_a_small_synthetic_preference_set(tiny_bert):
+    """Every setting at its default (only the base model and one thread given), 512 pairs, ~1 s."""
+    train, held = split_by_prompt(_synthetic_preferences(512), 0.2, seed=0)
+    result = train_reward_model(RewardConfig(base_model=tiny_bert, threads=1), train, held, progress=False)
+    assert result.metrics["train_loss"] < 0.35  # ln 2 = 0.693 is a coin flip
+    assert result.metrics["eval_accuracy"] >= 0.9
