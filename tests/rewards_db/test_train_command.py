@@ -81,7 +81,7 @@ def test_below_the_minimum_of_heldout_comparisons_nothing_is_activated(project, 
     n = model.metrics["comparison"]["heldout_n"]
     assert 0 < n < 1000 and not model.is_active and not RewardModel.objects.filter(is_active=True).exists()
     assert "rests on fewer than the 1000 held-out comparisons needed to activate automatically" in out
-    assert "(not activated: " in out and f"{n} comparisons" in out
+    assert "(not activated: held-out accuracy " in out and f"{n} comparisons" in out
     assert "fewer than the 1000" in model.note
 
 

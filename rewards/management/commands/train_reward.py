@@ -147,7 +147,7 @@ class Command(BaseCommand):
         self.stdout.write(f"queued training run {run.pk} (dataset {dataset.pk}); a worker on the `gpu` queue takes it"
                           " (`make run` starts one)")
         self.stdout.write(f"  watch it: python manage.py show_run {run.pk} --follow")
-        self.stdout.write(f"        or: http://127.0.0.1:8000{run_admin_path(run)} (staff login)")
+        self.stdout.write(f"        or: http://127.0.0.1:8000{run_admin_path(run)} (the admin under `make run`)")
 
     def train_here(self, run: Any, options: dict[str, Any]) -> None:
         from rewards.models import RewardModel
@@ -166,7 +166,7 @@ class Command(BaseCommand):
                           + accuracy_summary(accuracy if isinstance(accuracy, float) else None, metrics.get("eval_n")))
         model = RewardModel.objects.filter(run=run).first()
         if model is not None:
-            reason = (model.metrics.get("comparison") or {}).get("reason", "")
+            reason = (model.metrics.get("comparison") or {}).get("reason", "").removeprefix("not activated: ")
             self.stdout.write(f"reward model {model.pk} at {model.adapter_path} "
                               f"({'activated' if model.is_active else 'not activated'}"
                               + (f": {reason}" if reason else "") + ")")
