@@ -75,11 +75,12 @@ def load_causal_base(base_model: str, *, device: str = "auto", precision: str = 
     return model.to(dev), tokenizer, resolved
 
 
-def lora_config(cfg: Any, model: PreTrainedModel) -> LoraConfig:
+def lora_config(cfg: Any, model: PreTrainedModel, layers: list[int] | None = None) -> LoraConfig:
+    """LoRA on the target modules of every decoder layer, or of ``layers`` only."""
     return LoraConfig(
         task_type="CAUSAL_LM", r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
         target_modules=cfg.target_modules or target_modules_for(model.config.model_type),
-        fan_in_fan_out=model.config.model_type == "gpt2",
+        fan_in_fan_out=model.config.model_type == "gpt2", layers_to_transform=layers,
     )
 
 
@@ -105,12 +106,15 @@ def attach_policy(base: PreTrainedModel, cfg: Any) -> PeftModel:
     return model
 
 
-def add_adapter(model: PeftModel, name: str, *, path: str = "", cfg: Any = None, trainable: bool) -> None:
-    """Load ``path`` (or make a fresh LoRA from ``cfg``) as adapter ``name`` on the same base."""
+def add_adapter(
+    model: PeftModel, name: str, *, path: str = "", cfg: Any = None, trainable: bool, layers: list[int] | None = None,
+) -> None:
+    """Load ``path`` (or make a fresh LoRA from ``cfg``, on ``layers`` if given) as adapter ``name``
+    on the same base."""
     if path:
         model.load_adapter(path, adapter_name=name, is_trainable=trainable)
     else:
-        model.add_adapter(name, lora_config(cfg, model.get_base_model()))
+        model.add_adapter(name, lora_config(cfg, model.get_base_model(), layers))
     for pname, param in model.named_parameters():
         if f".{name}." in pname and "lora_" in pname:
             param.data = param.data.float()

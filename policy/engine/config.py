@@ -125,6 +125,10 @@ class PPOConfig(AdapterConfig):
     batch_size: int = _f(8, "Rollouts (prompts) per step.")
     mini_batch_size: int = _f(4, "Rollouts per gradient step inside a PPO epoch.")
     ppo_epochs: int = _f(2, "Passes over each step's rollouts.")
+    micro_batch_size: int = _f(
+        4, "Rollouts per forward/backward pass inside a minibatch; gradients accumulate to the minibatch's, so"
+        " only activation memory changes. 0 = the whole minibatch in one pass."
+    )
     learning_rate: float = _f(5e-5, "AdamW learning rate of the policy adapter.")
     value_learning_rate: float = _f(1e-4, "AdamW learning rate of the value adapter and value head.")
     max_grad_norm: float = _f(1.0, "Gradient clipping norm (policy and value separately); 0 disables.")
@@ -154,6 +158,10 @@ class PPOConfig(AdapterConfig):
         " base; 'base' = the base model with adapters disabled."
     )
     value_init_adapter: str = _f("", "A saved value adapter folder (value/ of an earlier PPO run) to continue from.")
+    value_layers: float = _f(
+        0.25, "Share of the top decoder layers that carry the value adapter (1.0 = all). Below them the value"
+        " function is the frozen base, computed once per rollout batch, so value passes run only the top layers."
+    )
     rollout_batch_size: int = _f(0, "Rollouts per forward pass when scoring log-probs; 0 = mini_batch_size.")
     full_finetune: bool = _f(
         False, "Train every weight instead of LoRA adapters (three model copies: policy, value, reference). For"
@@ -172,9 +180,13 @@ class PPOConfig(AdapterConfig):
             raise ValueError("steps and ppo_epochs must be >= 1")
         if self.batch_size < 1 or not 1 <= self.mini_batch_size <= self.batch_size:
             raise ValueError("batch_size must be >= 1 and mini_batch_size between 1 and batch_size")
+        if self.micro_batch_size < 0:
+            raise ValueError("micro_batch_size must be >= 0 (0 = the whole minibatch in one pass)")
         if self.temperature <= 0:
             raise ValueError("temperature must be > 0 for PPO (log-probs are computed at it)")
         if self.max_new_tokens < 1:
             raise ValueError("max_new_tokens must be >= 1")
+        if not 0 < self.value_layers <= 1:
+            raise ValueError("value_layers must be in (0, 1]: the share of top decoder layers with the value adapter")
         if self.lora_dropout != 0.0:
             raise ValueError("lora_dropout must be 0 for PPO: rollouts and training must compute the same policy")

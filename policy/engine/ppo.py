@@ -73,6 +73,15 @@ class Rollouts:
     values: torch.Tensor
     advantages: torch.Tensor
     returns: torch.Tensor
+    value_trunk: torch.Tensor | None = None  # hidden state below the value adapter's layers
+
+
+def micro_batches(
+    rows: torch.Tensor, response_mask: torch.Tensor, size: int
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``rows`` in chunks of ``size`` (0 = one chunk), each with its share of the valid tokens."""
+    tokens = response_mask[rows].sum().clamp(min=1.0)
+    return [(chunk, response_mask[chunk].sum() / tokens) for chunk in rows.split(size or len(rows))]
 
 
 def prompt_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
@@ -140,7 +149,7 @@ class PPOTrainer:
         chunk = self.config.rollout_batch_size or self.config.mini_batch_size
         parts = [self.roles.rollout_pass(ids[s: s + chunk], mask[s: s + chunk], length, self.config.temperature)
                  for s in range(0, ids.shape[0], chunk)]
-        return tuple(torch.cat(column) for column in zip(*parts, strict=True))
+        return tuple(None if column[0] is None else torch.cat(column) for column in zip(*parts, strict=True))
 
     def rollouts(self, step: int) -> tuple[Rollouts, dict[str, float]]:
         cfg = self.config
@@ -155,7 +164,7 @@ class PPOTrainer:
         mask = torch.cat([gen.prompt_mask, rmask], dim=1)
         length = gen.response_ids.shape[1]
         logprobs, entropy = gen.logprobs, gen.entropy
-        ref_logprobs, values = self._forward_rollouts(ids, mask, length)
+        ref_logprobs, values, trunk = self._forward_rollouts(ids, mask, length)
         raw, scores = self._scores(indices, gen.texts, gen.ended)
         kl = kl_per_token(logprobs, ref_logprobs, cfg.kl_estimator) * rmask
         rewards, non_score = shape_rewards(scores, kl, rmask, self.kl_controller.value)
@@ -176,9 +185,37 @@ class PPOTrainer:
         if self.heldout_reward_fn is not None:
             held = self.heldout_reward_fn([self.prompts[i] for i in indices], gen.texts)
             stats["heldout_reward_mean"] = float(sum(held) / len(held))
-        return Rollouts(ids, mask, rmask.to(values.dtype), logprobs, values, advantages, returns), stats
+        return Rollouts(ids, mask, rmask.to(values.dtype), logprobs, values, advantages, returns, trunk), stats
 
     # ---- optimisation ---------------------------------------------------------------------
+    def _policy_loss(self, batch: Rollouts, rows: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        length = batch.response_mask.shape[1]
+        logprobs = self.roles.policy_logprobs(batch.input_ids[rows], batch.attention_mask[rows], length,
+                                              self.config.temperature)
+        loss, stats = policy_loss(logprobs, batch.logprobs[rows], batch.advantages[rows], batch.response_mask[rows],
+                                  self.config.cliprange)
+        return loss, {"policy_loss": loss.detach(), **stats}
+
+    def _value_loss(self, batch: Rollouts, rows: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        trunk = None if batch.value_trunk is None else batch.value_trunk[rows]
+        values = self.roles.values(batch.input_ids[rows], batch.attention_mask[rows], batch.response_mask.shape[1],
+                                   trunk)
+        loss, stats = value_loss(values, batch.values[rows], batch.returns[rows], batch.response_mask[rows],
+                                 self.config.cliprange_value)
+        return self.config.vf_coef * loss, {"value_loss": loss.detach(), **stats}
+
+    @staticmethod
+    def _accumulate(parts: list[tuple[torch.Tensor, torch.Tensor]], loss_of: Any) -> dict[str, torch.Tensor]:
+        """Backward over each micro-batch with its share of the minibatch's valid tokens as weight, so
+        the gradient and the stats are those of one pass over the whole minibatch."""
+        stats: dict[str, torch.Tensor] = {}
+        for rows, weight in parts:
+            loss, part_stats = loss_of(rows)
+            (weight * loss).backward()
+            for key, value in part_stats.items():
+                stats[key] = stats.get(key, 0) + weight * value
+        return stats
+
     def _clip_and_step(self, params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer) -> None:
         if self.config.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm)
@@ -187,28 +224,21 @@ class PPOTrainer:
 
     def optimise(self, batch: Rollouts, step: int) -> dict[str, float]:
         cfg = self.config
-        n, length = batch.input_ids.shape[0], batch.response_mask.shape[1]
+        n = batch.input_ids.shape[0]
         totals: dict[str, list[torch.Tensor]] = {}
         generator = torch.Generator().manual_seed(cfg.seed * 31 + step)
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(n, generator=generator)
             for s in range(0, n, cfg.mini_batch_size):
-                idx = order[s: s + cfg.mini_batch_size].to(batch.input_ids.device)
-                ids, mask, rmask = batch.input_ids[idx], batch.attention_mask[idx], batch.response_mask[idx]
+                parts = micro_batches(order[s: s + cfg.mini_batch_size].to(batch.input_ids.device),
+                                      batch.response_mask, cfg.micro_batch_size)
                 # Policy, then value: each backward frees its graph before the next pass (lower peak
                 # memory than one backward over both; the parameters are disjoint either way).
-                logprobs = self.roles.policy_logprobs(ids, mask, length, cfg.temperature)
-                pg_loss, pg_stats = policy_loss(logprobs, batch.logprobs[idx], batch.advantages[idx], rmask,
-                                                cfg.cliprange)
-                pg_loss.backward()
+                stats = self._accumulate(parts, lambda rows: self._policy_loss(batch, rows))
                 self._clip_and_step(self.policy_params, self.policy_optimizer)
-                values = self.roles.values(ids, mask, length)
-                vf_loss, vf_stats = value_loss(values, batch.values[idx], batch.returns[idx], rmask,
-                                               cfg.cliprange_value)
-                (cfg.vf_coef * vf_loss).backward()
+                stats.update(self._accumulate(parts, lambda rows: self._value_loss(batch, rows)))
                 self._clip_and_step(self.value_params, self.value_optimizer)
-                for key, value in {"policy_loss": pg_loss.detach(), "value_loss": vf_loss.detach(),
-                                   **pg_stats, **vf_stats}.items():
+                for key, value in stats.items():
                     totals.setdefault(key, []).append(value)
         # One sync per step, not per minibatch.
         return {key: float(torch.stack(values).mean()) for key, values in totals.items()}

@@ -35,6 +35,7 @@ from .adapters import (
     use_adapter,
 )
 from .forward import response_logprobs, response_values
+from .value_trunk import ValueTrunk, decoder_layers, value_layer_indices
 
 
 class LoraRoles:
@@ -49,7 +50,11 @@ class LoraRoles:
         if config.init_adapter and config.reference == "init":
             add_adapter(self.policy, REFERENCE, path=config.init_adapter, trainable=False)
             self.reference_name = REFERENCE
-        add_adapter(self.policy, VALUE, path=config.value_init_adapter, cfg=config, trainable=True)
+        layers = None
+        if config.value_layers < 1:
+            layers = value_layer_indices(len(decoder_layers(base)), config.value_layers)
+        add_adapter(self.policy, VALUE, path=config.value_init_adapter, cfg=config, trainable=True, layers=layers)
+        self.trunk = ValueTrunk(self.policy, _first_layer(self.policy.peft_config[VALUE].layers_to_transform))
         self.policy.base_model.set_adapter(POLICY)
         self.value_head = new_value_head(base, self.device, config.value_init_adapter)
         self.policy_params = trainable_parameters(self.policy, (POLICY,))
@@ -69,19 +74,28 @@ class LoraRoles:
     # Roles take turns on the shared base: one pass each. (PEFT's mixed-batch adapter_names can put
     # two roles in one pass, but its per-layer gather/scatter measured ~1.5x slower here.)
     def rollout_pass(self, ids: torch.Tensor, mask: torch.Tensor, length: int, temperature: float):
-        """(reference log-probs, values) of the rollouts."""
+        """(reference log-probs, values, value trunk) of the rollouts. Below the value adapter's
+        layers the value function is the bare base: with the base as reference, the reference pass
+        already computes that trunk, and the value pass runs the top layers only."""
+        captured: list[torch.Tensor] = []
         with torch.no_grad():
-            with use_adapter(self.policy, self.reference_name, self.trainable):
+            base_reference = self.reference_name is None
+            with use_adapter(self.policy, self.reference_name, self.trainable), \
+                    (self.trunk.capture(captured) if base_reference else contextlib.nullcontext()):
                 ref, _ = response_logprobs(self.policy, ids, mask, length, temperature)
-            with use_adapter(self.policy, VALUE, self.trainable):
+            trunk = captured[0] if captured else None
+            with use_adapter(self.policy, VALUE, self.trainable), \
+                    (self.trunk.replay(trunk) if trunk is not None else self.trunk.capture(captured)):
                 values = response_values(self.policy, self.value_head, ids, mask, length)
-        return ref, values.float()
+        return ref, values.float(), (captured[0] if captured else None)
 
     def policy_logprobs(self, ids: torch.Tensor, mask: torch.Tensor, length: int, temperature: float):
         return response_logprobs(self.policy, ids, mask, length, temperature)[0]
 
-    def values(self, ids: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
-        with use_adapter(self.policy, VALUE, self.trainable):
+    def values(self, ids: torch.Tensor, mask: torch.Tensor, length: int,
+               trunk: torch.Tensor | None = None) -> torch.Tensor:
+        """Values under the value adapter; ``trunk`` (from ``rollout_pass``) skips the frozen layers."""
+        with use_adapter(self.policy, VALUE, self.trainable), self.trunk.replay(trunk):
             return response_values(self.policy, self.value_head, ids, mask, length).float()
 
     def write(self, folder: Path, meta: dict[str, Any] | None = None) -> None:
@@ -125,13 +139,14 @@ class FullRoles:
         with torch.no_grad(), self.compute():
             ref, _ = response_logprobs(self.reference_model, ids, mask, length, temperature)
             values = response_values(self.value_model, self.value_head, ids, mask, length)
-        return ref, values.float()
+        return ref, values.float(), None
 
     def policy_logprobs(self, ids: torch.Tensor, mask: torch.Tensor, length: int, temperature: float):
         with self.compute():
             return response_logprobs(self.policy, ids, mask, length, temperature)[0]
 
-    def values(self, ids: torch.Tensor, mask: torch.Tensor, length: int) -> torch.Tensor:
+    def values(self, ids: torch.Tensor, mask: torch.Tensor, length: int,
+               trunk: torch.Tensor | None = None) -> torch.Tensor:
         with self.compute():
             return response_values(self.value_model, self.value_head, ids, mask, length).float()
 
@@ -151,6 +166,13 @@ class FullRoles:
         load_model(self.policy, str(folder / "model.safetensors"), strict=False)
         load_model(self.value_model, str(folder / "value" / "model.safetensors"), strict=False)
         self.value_head.load_state_dict(load_file(str(folder / "value" / VALUE_HEAD_FILE)))
+
+
+def _first_layer(layers: int | list[int] | None) -> int:
+    """The lowest layer the value adapter adapts (0 when it spans every layer)."""
+    if layers is None:
+        return 0
+    return layers if isinstance(layers, int) else min(layers)
 
 
 def make_roles(config: Any) -> LoraRoles | FullRoles:

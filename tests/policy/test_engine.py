@@ -217,3 +217,53 @@ def test_generation_logprobs_match_a_teacher_forced_pass(tiny_lm):
     assert torch.allclose(gen.logprobs, forward * gen.response_mask, atol=1e-4)
     assert (gen.logprobs <= 0).all() and gen.response_mask.sum() > 0
 
+
+
+@pytest.mark.parametrize("reference", ["base", "init"])
+def test_value_trunk_replay_equals_a_full_value_pass(tiny_lm, tmp_path, reference):
+    """The value adapter covers the top layer only; replaying the captured trunk gives the values
+    (and gradients) of a full pass, whichever role's pass captured it."""
+    from policy.engine.roles import LoraRoles
+
+    init = _random_adapter(tiny_lm, tmp_path / "init", seed=3) if reference == "init" else ""
+    roles = LoraRoles(_ppo_config(tiny_lm, tmp_path / "o", value_layers=0.5, init_adapter=init, reference="init"))
+    value_lora = [n for n, _ in roles.policy.named_parameters() if "lora_" in n and f".{VALUE}." in n]
+    assert value_lora and all(".h.1." in n for n in value_lora), value_lora
+    assert roles.trunk.first == 1
+    torch.manual_seed(0)
+    for p in roles.value_params:
+        p.data.normal_(0, 0.3)
+    tok = roles.tokenizer
+    batch = tok(["why cat question good", "how is it", "please answer the dog question yes"], return_tensors="pt",
+                padding=True)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    _, rollout_values, trunk = roles.rollout_pass(ids, mask, 2, 1.0)
+    assert trunk is not None and trunk.shape[:2] == ids.shape
+
+    full = roles.values(ids, mask, 2)
+    full.sum().backward()
+    full_grads = [p.grad.clone() for p in roles.value_params]
+    for p in roles.value_params:
+        p.grad = None
+    rows = torch.tensor([2, 0])
+    replayed = roles.values(ids[rows], mask[rows], 2, trunk[rows])
+    torch.testing.assert_close(replayed, full[rows].detach())
+    torch.testing.assert_close(rollout_values, full.detach())
+    roles.values(ids, mask, 2, trunk).sum().backward()
+    for p, g in zip(roles.value_params, full_grads, strict=True):
+        torch.testing.assert_close(p.grad, g)
+    # The replay is undone: the lower layer is the real block again.
+    assert type(roles.trunk.layers[0]).__name__ == "GPT2Block"
+
+
+def test_micro_batches_accumulate_to_the_minibatch_gradient(tiny_lm, tmp_path):
+    """Passes of 3 rollouts (uneven chunks of a minibatch of 8) train exactly like one pass of 8."""
+    whole = train_ppo(_ppo_config(tiny_lm, tmp_path / "a", steps=2, micro_batch_size=0), PROMPTS, count_reward,
+                      save=False)
+    split = train_ppo(_ppo_config(tiny_lm, tmp_path / "b", steps=2, micro_batch_size=3), PROMPTS, count_reward,
+                      save=False)
+    for a, b in zip(whole.history, split.history, strict=True):
+        for key in ("reward_mean", "policy_loss", "value_loss", "clipfrac", "approx_kl", "kl"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key
+    with pytest.raises(ValueError, match="micro_batch_size"):
+        _ppo_config(tiny_lm, tmp_path / "c", micro_batch_size=-1)
