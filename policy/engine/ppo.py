@@ -230,13 +230,16 @@ class PPOTrainer:
         for _ in range(cfg.ppo_epochs):
             order = torch.randperm(n, generator=generator)
             for s in range(0, n, cfg.mini_batch_size):
-                parts = micro_batches(order[s: s + cfg.mini_batch_size].to(batch.input_ids.device),
-                                      batch.response_mask, cfg.micro_batch_size)
+                rows = order[s: s + cfg.mini_batch_size].to(batch.input_ids.device)
+                parts = micro_batches(rows, batch.response_mask, cfg.micro_batch_size)
+                # A value pass over the replayed trunk runs the top layers only: its activations are
+                # small, so it takes the whole minibatch at once (faster than micro-batches).
+                value_parts = parts if batch.value_trunk is None else micro_batches(rows, batch.response_mask, 0)
                 # Policy, then value: each backward frees its graph before the next pass (lower peak
                 # memory than one backward over both; the parameters are disjoint either way).
                 stats = self._accumulate(parts, lambda rows: self._policy_loss(batch, rows))
                 self._clip_and_step(self.policy_params, self.policy_optimizer)
-                stats.update(self._accumulate(parts, lambda rows: self._value_loss(batch, rows)))
+                stats.update(self._accumulate(value_parts, lambda rows: self._value_loss(batch, rows)))
                 self._clip_and_step(self.value_params, self.value_optimizer)
                 for key, value in stats.items():
                     totals.setdefault(key, []).append(value)
