@@ -65,7 +65,8 @@ def planned_steps(config: RewardConfig, train_elements: list[Element]) -> int:
     summed over the members of an ensemble."""
     n = len(drop_ties(train_elements)) if config.ties == "drop" else len(train_elements)
     per_epoch = math.ceil(n / config.batch_size)
-    per_model = config.max_steps or max(1, math.ceil(config.num_epochs * per_epoch / config.grad_accum_steps))
+    by_epochs = math.ceil(config.num_epochs * per_epoch / config.grad_accum_steps)
+    per_model = config.max_steps or max(1, config.min_steps, by_epochs)
     return per_model * config.ensemble_size
 
 
