@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "training",
     "rewards",
     "policy",
+    "crowd",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES
 # rendering time grows linearly with it (labeling/rendering.py).
 INGEST_MAX_TEXT_CHARS = env_int("PREFLAB_INGEST_MAX_TEXT_CHARS", 32_768)
 INGEST_MAX_TURNS = env_int("PREFLAB_INGEST_MAX_TURNS", 256)
+# Judgments per crowd-API request (413 above); each is recorded through the judging service.
+CROWD_MAX_JUDGMENTS = env_int("PREFLAB_CROWD_MAX_JUDGMENTS", 1000)
 # Every JSON body (API and annotator pages): nesting deeper than this is a 400 (labeling/api/parsers.py).
 API_MAX_JSON_DEPTH = env_int("PREFLAB_API_MAX_JSON_DEPTH", 32)
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("rewards.api.urls")),
     path("api/v1/", include("labeling.api.urls")),
+    path("api/v1/", include("crowd.api.urls")),
     path("review/", include("labeling.quality.urls")),
     path("", include("labeling.urls")),
 ]

@@ -109,9 +109,14 @@ def _late_submit_check(*, task: Task, assignment: Assignment, now: datetime) -> 
         )
 
 
-def judgment_submit(*, assignment: Assignment, annotator: AbstractBaseUser, data: dict[str, Any]) -> Judgment:
+def judgment_submit(
+    *, assignment: Assignment, annotator: AbstractBaseUser, data: dict[str, Any], response_ms: int | None = None
+) -> Judgment:
     """Record the answer for this assignment. A second submit (double click, retry) returns the
     judgment already recorded instead of making another.
+
+    ``response_ms``: the time the annotator took, when a client outside this server measured it
+    (the crowd API); by default it is measured here, from serving the task to this submit.
 
     A submit after the lease expired is still recorded if the task has room for it; if its slot
     went to another annotator and the quota is full, it raises LateSubmitError (a 409), so a task
@@ -140,7 +145,9 @@ def judgment_submit(*, assignment: Assignment, annotator: AbstractBaseUser, data
             ranking=answer.ranking,
             rationale=answer.rationale,
             shown_order=locked.shown_order,
-            response_ms=max(0, int((now - locked.served_at).total_seconds() * 1000)),
+            response_ms=(
+                response_ms if response_ms is not None else max(0, int((now - locked.served_at).total_seconds() * 1000))
+            ),
             active_ms=answer.active_ms,
         )
         locked.status = Assignment.Status.SUBMITTED

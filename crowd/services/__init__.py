@@ -1,0 +1,1 @@
+"""Writes of the crowd API. Views call these; they call labeling's services."""
