@@ -101,8 +101,18 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # compiling (bench/README_http.md); JIT buys nothing here.
     DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Several threads (dev server, worker) write to one file: wait instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several processes and threads (gunicorn workers, the dev server, a Celery worker) write to
+    # one file. WAL: readers never wait for the writer, and a commit appends instead of rewriting
+    # a rollback journal (synchronous=NORMAL: a process crash loses nothing; a power cut may lose
+    # the last commits, never corrupts). IMMEDIATE: every transaction takes the write lock when it
+    # begins, so the busy timeout applies; a DEFERRED transaction that read first and then wrote
+    # got "database is locked" at once (SQLite cannot wait there without risking a deadlock),
+    # which was a 500 with 2 or more requests in flight. Writers queue for up to `timeout` seconds.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env_int("PREFLAB_SQLITE_TIMEOUT", 20),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    })
     # A file, not memory, so a Celery worker started by the tests opens the same test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

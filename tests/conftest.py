@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -6,6 +7,20 @@ from tests.celery_worker import celery_broker, celery_worker  # noqa: F401 - rea
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request, django_db_modify_db_settings_parallel_suffix) -> None:
+    """SQLite runs in WAL mode (config/settings.py). Django deletes an old test database file before
+    making a new one, but not the -wal and -shm files a killed run left beside it; SQLite would
+    replay that stale log into the new file. Delete them too, unless the database is kept."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name and not request.config.getvalue("reuse_db"):
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(f"{name}{suffix}")
 
 
 @pytest.fixture
