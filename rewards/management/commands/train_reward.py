@@ -11,7 +11,9 @@ reached and the model is not cached, the command fails within seconds naming tha
 The second form brings the project's label quality up to date, freezes its clean labels into a
 PreferenceDataset, makes a TrainingRun on it and trains it here with progress bars (or, with
 --queue, sends it to a worker and says where to watch it), then prints the held-out accuracy with
-its 95% interval, the registered reward model and whether it was activated, and why.
+its 95% interval, the registered reward model and whether it was activated, and why. That workflow
+lives in rewards.services.project_training (an RLHF round calls it too); this command parses the
+options, prints, and trains here.
 
 Each line is {"prompt"?, "chosen", "rejected"} (no prompt: the shared prefix of chosen and
 rejected is the prompt) or {"prompt", "responses": [...], "ranks": [...]}. Every field of
@@ -67,9 +69,7 @@ class Command(BaseCommand):
         add_config_arguments(parser)
 
     def load_elements(self, options: dict[str, Any]) -> tuple[list[Element], list[Element]]:
-        """(train, held-out) elements. The --project (database) mode plugs in here."""
-        if options.get("project"):
-            return self.load_project_elements(options["project"], options)
+        """(train, held-out) elements of the --pairs file (and --eval-pairs, or a split by prompt)."""
         try:
             elements = read_elements(options["pairs"])
             if options.get("eval_pairs"):
@@ -80,66 +80,36 @@ class Command(BaseCommand):
             return split_by_prompt(elements, options["eval_fraction"], seed=options.get("seed") or 0)
         return elements, []
 
-    def load_project_elements(self, slug: str, options: dict[str, Any]) -> tuple[list[Element], list[Element]]:
-        """Database mode: freeze the project's clean labels into elements."""
-        from rewards.services.snapshot import dataset_elements
-
-        return dataset_elements(self.snapshot_project(slug, options))
-
-    def snapshot_project(self, slug: str, options: dict[str, Any]):
-        from labeling.models import Project
-        from labeling.quality.services import quality_ensure_current
-        from rewards.services.snapshot import SnapshotError, dataset_snapshot
-
-        project = Project.objects.filter(slug=slug).first()
-        if project is None:
-            raise CommandError(f"no project {slug!r}")
-        refreshed = quality_ensure_current(project=project)
-        if refreshed is not None:
-            self.stderr.write(f"label quality brought up to date first: {refreshed.kept} of {refreshed.judgments} "
-                              f"live judgments kept, {refreshed.flagged} annotator(s) flagged "
-                              f"(python manage.py recompute_quality --project {slug} shows why)")
-        try:
-            return dataset_snapshot(project=project, seed=options.get("seed") or 0,
-                                    eval_fraction=options["eval_fraction"])
-        except SnapshotError as exc:
-            raise CommandError(str(exc)) from None
-
     def handle_project(self, options: dict[str, Any]) -> None:
-        """Snapshot, create a TrainingRun, then queue it or train it here."""
-        from labeling.models import Project
-        from rewards.selectors import reward_model_active
-        from rewards.services.runs import RunConfigError, reward_run_create, reward_run_settings
+        """The project workflow (rewards.services.project_training), then queue or train here."""
+        from rewards.services.project_training import (
+            ProjectTrainingError,
+            project_for_training,
+            project_training_start,
+        )
 
-        parent = None
-        if options["from_active"]:
-            project = Project.objects.filter(slug=options["project"]).first()
-            if project is None:
-                raise CommandError(f"no project {options['project']!r}")
-            parent = reward_model_active(project=project)
-            if parent is None:
-                raise CommandError(f"project {options['project']!r} has no active reward model to fine-tune")
         if options["min_heldout"] is not None and options["min_heldout"] < 0:
             raise CommandError("--min-heldout must be 0 or more")
         if options.get("out"):
             self.stderr.write("--out is ignored with --project: runs write to ARTIFACT_DIR/runs/<run id>")
-        config = cli.config_values(options, RewardConfig, skip=_SPECIAL)
-        run_settings = {"base_model": options.get("base_model") or "", "config": config, "fine_tune_from": parent}
         try:
-            # before the snapshot, so a refused request leaves nothing; resolves the default base
-            run_settings["base_model"] = reward_run_settings(**run_settings)["base_model"]
-        except RunConfigError as exc:
+            started = project_training_start(
+                project=project_for_training(slug=options["project"]),
+                base_model=options.get("base_model") or "",
+                config=cli.config_values(options, RewardConfig, skip=_SPECIAL),
+                from_active=options["from_active"],
+                min_heldout=options["min_heldout"],
+                eval_fraction=options["eval_fraction"],
+                seed=options.get("seed") or 0,
+                enqueue=options["queue"],
+                report=self.stderr.write,
+            )
+        except ProjectTrainingError as exc:
             raise CommandError(str(exc)) from None
-        if not options.get("base_model") and parent is None:
-            self.stderr.write(f"base model: {run_settings['base_model']} (the offline default)")
-        dataset = self.snapshot_project(options["project"], options)
-        self.stderr.write(f"dataset {dataset.pk} ({dataset.content_hash[:12]}): {json.dumps(dataset.stats)}")
-        run = reward_run_create(dataset=dataset, enqueue=options["queue"], min_heldout=options["min_heldout"],
-                                **run_settings)
         if options["queue"]:
-            self.report_queued(run, dataset)
+            self.report_queued(started.run, started.dataset)
             return
-        self.train_here(run, options)
+        self.train_here(started.run, options)
 
     def report_queued(self, run: Any, dataset: Any) -> None:
         from training.selectors import run_admin_path
