@@ -223,6 +223,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ROUTES = {"training.*": {"queue": "gpu"}}
 # A run whose heartbeat is older than this is taken to have lost its worker, and is resumed.
 RUN_STALE_SECONDS = env_int("PREFLAB_RUN_STALE_SECONDS", 120)
+# Queued work (a training run, a quality recomputation) not taken within this is sent again: its
+# message was lost (broker down at commit, a purged queue). The database says what is queued
+# (config/jobs.py); a duplicate message is harmless.
+REQUEUE_AFTER_SECONDS = env_int("PREFLAB_REQUEUE_AFTER_SECONDS", 600)
+# `celery -A config beat` (one per deployment) runs the sweeper; workers also run it when they start.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-queued-work": {"task": "preflab.sweep_queued_work", "schedule": env_int("PREFLAB_SWEEP_EVERY_SECONDS", 60)},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Torch threads per worker process; set deliberately, since oversubscription is very slow.
 TORCH_THREADS = env_int("PREFLAB_TORCH_THREADS", 0)

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class TrainingRun(models.Model):
@@ -36,6 +37,10 @@ class TrainingRun(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Claims so far; above 1 means resumed.")
     worker = models.CharField(max_length=200, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(
+        default=timezone.now, help_text="When its message was last sent; a queued run not claimed within "
+        "PREFLAB_REQUEUE_AFTER_SECONDS is sent again (config/jobs.py)."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.jobs import enqueue_on_commit
 from training.models import TrainingRun
 
 MAX_LOG_CHARS = 200_000
@@ -29,7 +30,7 @@ def stale_after() -> timedelta:
 def _enqueue(run_id: int) -> None:
     from training.tasks import execute_run
 
-    transaction.on_commit(lambda: execute_run.delay(run_id))
+    enqueue_on_commit(execute_run, run_id)
 
 
 def run_create(*, kind: str, config: dict, inputs: dict, created_by=None) -> TrainingRun:
@@ -110,7 +111,9 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
 
 def runs_requeue_stale() -> list[int]:
     """Runs left 'running' by a worker that died go back to the queue (and resume from their
-    last checkpoint). Called when a worker starts and by `manage.py requeue_stale_runs`."""
+    last checkpoint). Called when a worker starts, by the beat task preflab.sweep_queued_work and
+    by `manage.py requeue_stale_runs`; a queued run whose message was lost is re-sent by
+    config.jobs.jobs_resend_queued."""
     cutoff = timezone.now() - stale_after()
     ids = []
     with transaction.atomic():
@@ -119,7 +122,8 @@ def runs_requeue_stale() -> list[int]:
         )
         for run in stale:
             run.status = TrainingRun.Status.QUEUED
-            run.save(update_fields=["status"])
+            run.enqueued_at = timezone.now()
+            run.save(update_fields=["status", "enqueued_at"])
             _enqueue(run.pk)
             ids.append(run.pk)
     return ids

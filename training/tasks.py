@@ -3,6 +3,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
+from config.jobs import jobs_resend_queued
 from training.services import run_execute, runs_requeue_stale
 
 logger = logging.getLogger(__name__)
@@ -20,3 +21,6 @@ def _requeue_on_start(**_kwargs) -> None:
     requeued = runs_requeue_stale()
     if requeued:
         logger.warning("requeued runs left running by a lost worker: %s", requeued)
+    resent = {kind: ids for kind, ids in jobs_resend_queued().items() if ids}
+    if resent:
+        logger.warning("sent again queued work whose message was lost: %s", resent)

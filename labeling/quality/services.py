@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
+from config.jobs import enqueue_on_commit
 from labeling.models import Judgment, Project, Prompt, Sample, Task, TaskSample
 from labeling.quality.compute import Record, quality_pass
 from labeling.quality.config import quality_config
@@ -195,20 +196,10 @@ def _store_snapshot(project: Project, values: dict[str, Any], fingerprint: str, 
 
 
 def quality_enqueue(*, project_id: int, force: bool = False) -> None:
-    """Send one recomputation to the workers once the current transaction commits. A broker that
-    is down is logged and the queued flag cleared, so a later judgment tries again; the judgment
-    itself is never refused for it."""
-
-    def send() -> None:
-        from labeling.tasks import recompute_quality
-
-        try:
-            recompute_quality.delay(project_id, force)
-        except Exception:  # noqa: BLE001 - the broker's errors vary by transport
-            logger.exception("could not queue the quality recomputation of project %s", project_id)
-            QualityState.objects.filter(project_id=project_id).update(queued_at=None)
-
-    transaction.on_commit(send)
+    """Send one recomputation to the workers once the current transaction commits. The caller set
+    the project's queued flag (`queued_at`); if the broker is down the judgment still succeeds, the
+    flag stays, and the sweeper (config/jobs.py) sends the recomputation again."""
+    enqueue_on_commit("labeling.recompute_quality", project_id, force)
 
 
 def _mark_queued(project: Project, *, min_new: int) -> bool:
