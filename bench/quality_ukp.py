@@ -3,7 +3,9 @@
 Run from the repo root:  .venv/bin/python bench/quality_ukp.py  [--seed 0]
 Needs ../shared/data/ukpconvarg1/ (never copied into the repo) and crowd-kit from
 bench/requirements.txt. Prints one table: majority vote, crowd-kit's DawidSkene and ours,
-accuracy against the corpus gold labels, then ours under injected synthetic spammers.
+accuracy against the corpus gold labels, then ours under injected synthetic spammers. "Ours" is
+the service's quality pass with the project defaults (labeling/quality/pipeline.py and config.py),
+through quality_eval's adapter (labeling/quality/evaluate.py).
 Data: UKPConvArg1, Habernal & Gurevych (ACL 2016), CC-BY 4.0; see the folder's SOURCE.txt.
 """
 
@@ -22,7 +24,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from labeling.quality.evaluate import Judgment, QualityConfig, evaluate_judgments  # noqa: E402
+from labeling.quality.config import Filters, QualityConfig  # noqa: E402
+from labeling.quality.evaluate import LabelLine as Judgment  # noqa: E402
+from labeling.quality.evaluate import evaluate_lines  # noqa: E402
 from labeling.quality.majority import fit_majority  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "ukpconvarg1" / "pairs_with_assignments.jsonl.gz"
@@ -115,14 +119,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--flag-threshold",
+        "--min-informativeness",
         type=float,
-        default=QualityConfig().flag_threshold,
-        help="spammer_score at or above which a worker is flagged",
+        default=QualityConfig().min_informativeness,
+        help="chance-corrected reliability below which a worker is flagged (the project setting)",
     )
     args = parser.parse_args()
     real, gold, strong, words = load()
-    cfg = QualityConfig(flag_threshold=args.flag_threshold)
+    cfg = QualityConfig(min_informativeness=args.min_informativeness)
     print(
         f"UKPConvArg1: {len(real)} labels, {len({j.annotator_id for j in real})} workers, "
         f"{len(words)} pairs, {len(gold)} with gold; {len(strong & set(gold))} gold pairs with >= 4/5 agreement"
@@ -153,7 +157,7 @@ def main() -> None:
     details = []
 
     def ours(judgments):
-        res = evaluate_judgments(judgments, cfg)
+        res = evaluate_lines(judgments, cfg)
         details.append(res)
         return {i.item_id: i.label for i in res.items}, res.flagged
 
@@ -163,7 +167,7 @@ def main() -> None:
         "real / ours (DS, no filtering)",
         ours_nofilter := (
             lambda js: {
-                i.item_id: i.label for i in evaluate_judgments(js, QualityConfig(refit_without_flagged=False)).items
+                i.item_id: i.label for i in evaluate_lines(js, QualityConfig(filters=Filters.none())).items
             }
         ),
         real,
@@ -267,15 +271,15 @@ def answer_key_ceiling(mixed: list[Judgment], spam_ids: set[str], gold: dict[str
 
 
 def print_breakdown(tag: str, spam_ids: set[str], res, gold_acc: dict[str, float]) -> None:
-    reports = {r.annotator_id: r for r in res.annotators}
+    reports = res.annotators
     parts = []
     for kind in ("random", "left", "fast"):
         ids = [i for i in spam_ids if f"-{kind}-" in i]
         parts.append(f"{kind} {sum(reports[i].flagged for i in ids)}/{len(ids)}")
-    big = [i for i in spam_ids if reports[i].n_labels >= 30]
-    small = [i for i in spam_ids if reports[i].n_labels < 30]
-    n_spam_labels = sum(reports[i].n_labels for i in spam_ids)
-    caught_labels = sum(reports[i].n_labels for i in spam_ids if reports[i].flagged)
+    big = [i for i in spam_ids if reports[i].n_judgments >= 30]
+    small = [i for i in spam_ids if reports[i].n_judgments < 30]
+    n_spam_labels = sum(reports[i].n_judgments for i in spam_ids)
+    caught_labels = sum(reports[i].n_judgments for i in spam_ids if reports[i].flagged)
     real_flagged = [w for w in res.flagged if w not in spam_ids]
     accs = [gold_acc[w] for w in real_flagged if w in gold_acc]
     print(

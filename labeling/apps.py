@@ -8,6 +8,7 @@ class LabelingConfig(AppConfig):
 
     def ready(self) -> None:
         import labeling.api.schema  # noqa: F401 - registers the token security scheme with drf-spectacular
+        import labeling.quality.tasks  # noqa: F401 - registers the Celery task labeling.recompute_quality
         from labeling.services.roles import roles_ensure
 
         post_migrate.connect(roles_ensure, sender=self)

@@ -10,6 +10,8 @@ from typing import Any
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from labeling.models import Assignment, Judgment, Project, Prompt, Task, TaskSample
+from labeling.quality.honeypots import is_honeypot as is_honeypot_metadata
+from labeling.quality.ranks import consensus_order, ranks_of
 from labeling.quality.selectors import banned_annotator_ids
 
 EXPORT_FORMATS = ("pairs", "rankings", "judgments")
@@ -49,7 +51,7 @@ def live_judgments(*, project: Project, clean: bool) -> QuerySet[Judgment]:
 
 def is_honeypot(task: Task) -> bool:
     """Honeypot tasks are synthetic (a degraded sample): never exported as preference data."""
-    return isinstance(task.prompt.metadata, dict) and "honeypot" in task.prompt.metadata
+    return is_honeypot_metadata(task.prompt.metadata)
 
 
 def _tasks_with_judgments(project: Project, clean: bool = False) -> QuerySet[Task]:
@@ -68,14 +70,7 @@ def _tasks_with_judgments(project: Project, clean: bool = False) -> QuerySet[Tas
 def judgment_ranks(judgment: Judgment, sample_ids: list[int]) -> dict[int, int]:
     """Rank of each sample in one judgment (0 = best; tied samples share a rank).
     Both-bad counts as a tie for ordering purposes."""
-    if judgment.ranking:
-        return {sample_id: rank for rank, group in enumerate(judgment.ranking) for sample_id in group}
-    first, second = sample_ids[0], sample_ids[1]
-    if judgment.choice == Judgment.Choice.A:
-        return {first: 0, second: 1}
-    if judgment.choice == Judgment.Choice.B:
-        return {first: 1, second: 0}
-    return {first: 0, second: 0}
+    return ranks_of(sample_ids, judgment.choice, judgment.ranking)
 
 
 def pair_votes(sample_ids: list[int], judgments: list[Judgment]) -> dict[tuple[int, int], dict[str, int]]:
@@ -170,21 +165,12 @@ def consensus_ranking(sample_ids: list[int], judgments: list[Judgment]) -> tuple
     """Order samples by mean rank over judgments (Borda). Returns the order, the 1-based rank of
     each sample in that order (tied means share a rank), and the mean share of pairwise votes
     that agree with the consensus."""
-    totals = dict.fromkeys(sample_ids, 0.0)
-    for judgment in judgments:
-        for sample_id, rank in judgment_ranks(judgment, sample_ids).items():
-            totals[sample_id] += rank
-    order = sorted(sample_ids, key=lambda s: (totals[s], sample_ids.index(s)))
-    ranks, current = [], 0
-    for index, sample_id in enumerate(order):
-        if index == 0 or totals[sample_id] != totals[order[index - 1]]:
-            current = index + 1
-        ranks.append(current)
+    order, ranks, means = consensus_order(sample_ids, [judgment_ranks(j, sample_ids) for j in judgments])
     agree = total = 0
     for (x, y), tally in pair_votes(sample_ids, judgments).items():
-        if totals[x] == totals[y]:
+        if means[x] == means[y]:
             continue
-        agree += tally["x"] if totals[x] < totals[y] else tally["y"]
+        agree += tally["x"] if means[x] < means[y] else tally["y"]
         total += sum(tally.values())
     return order, ranks, round(agree / total, 4) if total else 1.0
 

@@ -88,10 +88,13 @@ def _own_assignment(request: HttpRequest, project: Project, data: dict) -> Assig
     assignment_id = data.get("assignment")
     if not is_id(assignment_id):
         raise JudgmentError("assignment must be the id of the task shown (a whole number)")
-    return get_object_or_404(
-        Assignment.objects.select_related("task__project"), pk=assignment_id, annotator=request.user,
-        task__project=project,
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("task"), pk=assignment_id, annotator=request.user, task__project=project,
     )
+    # The request's own project object: its settings are validated once per request, whichever
+    # service reads them (judging, then assignment for the next task).
+    assignment.task.project = project
+    return assignment
 
 
 def favicon(request: HttpRequest) -> HttpResponse:

@@ -14,12 +14,8 @@ from typing import Any
 from django.db import transaction
 
 from labeling.models import Project, Prompt, Sample, Task, TaskSample
-from labeling.quality.config import HONEYPOT_KINDS, quality_config
-from labeling.quality.honeypots import pick_other_prompt_sample, shuffle_sentences, truncate_mid_sentence
-
-
-def is_honeypot_prompt(prompt: Prompt) -> bool:
-    return isinstance(prompt.metadata, dict) and "honeypot" in prompt.metadata
+from labeling.quality.config import HONEYPOT_KINDS, QualityConfig, quality_config
+from labeling.quality.honeypots import MARKER, pick_other_prompt_sample, shuffle_sentences, truncate_mid_sentence
 
 
 def _degrade(kind: str, sample: Sample, others: dict[int, list[int]], seed: int) -> tuple[str, int | None]:
@@ -43,12 +39,12 @@ def _degrade(kind: str, sample: Sample, others: dict[int, list[int]], seed: int)
 def honeypots_create(*, project: Project, count: int, kinds: list[str] | None = None, seed: int = 0) -> list[Task]:
     """Make up to `count` honeypot tasks from the project's real tasks (deterministic given the seed)."""
     cfg = quality_config(project)
-    kinds = list(kinds or cfg["honeypot_kinds"])
+    kinds = list(kinds or cfg.honeypot_kinds)
     for kind in kinds:
         if kind not in HONEYPOT_KINDS:
             raise ValueError(f"unknown honeypot kind {kind!r}; use one of {HONEYPOT_KINDS}")
     sources = list(
-        Task.objects.filter(project=project, is_gold=False).exclude(prompt__metadata__has_key="honeypot")
+        Task.objects.filter(project=project, is_gold=False).exclude(prompt__metadata__has_key=MARKER)
         .order_by("pk").values_list("pk", flat=True)
     )
     rng = random.Random(seed)
@@ -56,7 +52,7 @@ def honeypots_create(*, project: Project, count: int, kinds: list[str] | None = 
     others: dict[int, list[int]] = {}
     if "off_topic" in kinds:
         for pk, prompt_id in Sample.objects.filter(prompt__project=project).exclude(
-            prompt__metadata__has_key="honeypot"
+            prompt__metadata__has_key=MARKER
         ).values_list("pk", "prompt_id"):
             others.setdefault(prompt_id, []).append(pk)
     made: list[Task] = []
@@ -77,7 +73,7 @@ def honeypots_create(*, project: Project, count: int, kinds: list[str] | None = 
 
 def _make(
     project: Project, task: Task, samples: list[Sample], kind: str, others: dict[int, list[int]],
-    rng: random.Random, seed: int, cfg: dict[str, Any],
+    rng: random.Random, seed: int, cfg: QualityConfig,
 ) -> Task | None:
     source_index = rng.randrange(len(samples))
     source = samples[source_index]
@@ -88,7 +84,7 @@ def _make(
     marker = {"kind": kind, "source_task": task.pk, "source_sample": source.pk}
     prompt = Prompt.objects.create(
         project=project, external_id=f"honeypot-{tag}", text=task.prompt.text, messages=task.prompt.messages,
-        metadata={"honeypot": marker},
+        metadata={MARKER: marker},
     )
     # Copies of the real samples, with the degraded one in place of one other than its source
     # (a pair: both); canonical positions shuffled so the right answer is not always "a".
@@ -98,13 +94,13 @@ def _make(
     copies = [source, *([] if len(samples) == 2 else keep)]
     new_samples = [
         Sample(prompt=prompt, external_id=f"s{i}", text=s.text, model_name=s.model_name, adapter=s.adapter,
-               generation=s.generation, metadata={"honeypot": {"copy_of": s.pk}})
+               generation=s.generation, metadata={MARKER: {"copy_of": s.pk}})
         for i, s in enumerate(copies)
     ]
     degraded_meta = {**marker, "role": "degraded", "taken_from": taken_from}
     new_samples.append(Sample(
         prompt=prompt, external_id=f"s{len(copies)}", text=text, model_name=source.model_name,
-        adapter=source.adapter, generation=source.generation, metadata={"honeypot": degraded_meta},
+        adapter=source.adapter, generation=source.generation, metadata={MARKER: degraded_meta},
     ))
     Sample.objects.bulk_create(new_samples)
     saved = list(Sample.objects.filter(prompt=prompt).order_by("pk"))
@@ -115,7 +111,7 @@ def _make(
         answer["choice"] = "a" if saved[0].pk == original.pk else "b"
     gold = Task.objects.create(
         project=project, prompt=prompt, priority=task.priority, is_gold=True, gold_answer=answer,
-        judgments_wanted=cfg["honeypot_judgments_wanted"],
+        judgments_wanted=cfg.honeypot_judgments_wanted,
     )
     TaskSample.objects.bulk_create(TaskSample(task=gold, sample=s, position=i) for i, s in enumerate(saved))
     return gold

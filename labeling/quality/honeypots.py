@@ -11,6 +11,13 @@ import re
 from collections.abc import Hashable, Mapping, Sequence
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+MARKER = "honeypot"  # the key in Prompt.metadata (and Sample.metadata) that marks a honeypot
+
+
+def is_honeypot(metadata: object) -> bool:
+    """Whether a prompt's metadata marks it as a honeypot's (the only test; exports and training
+    snapshots skip these)."""
+    return isinstance(metadata, dict) and MARKER in metadata
 
 
 def split_sentences(text: str) -> list[str]:

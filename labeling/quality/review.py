@@ -9,6 +9,7 @@ from django.db import transaction
 
 from labeling.models import Judgment, Project, Task, TaskSample
 from labeling.quality.models import AnnotatorStats, AnnotatorStatus, AuditLog
+from labeling.quality.pipeline import include_and_weight
 from labeling.quality.services import quality_enqueue
 from labeling.services.judging import is_id
 
@@ -42,12 +43,10 @@ def judgment_override(
         if decision == judgment.override:
             return judgment
         judgment.override = decision
-        judgment.included = decision == "include" or (decision != "exclude" and not judgment.quality_reasons)
-        if decision == "include":
-            judgment.weight = 1.0
-        else:
-            stats = AnnotatorStats.objects.filter(project=project, annotator_id=judgment.annotator_id).first()
-            judgment.weight = stats.weight if stats else 1.0
+        stats = AnnotatorStats.objects.filter(project=project, annotator_id=judgment.annotator_id).first()
+        judgment.included, judgment.weight = include_and_weight(
+            decision, bool(judgment.quality_reasons), stats.weight if stats else 1.0
+        )
         judgment.save(update_fields=["override", "included", "weight"])
         audit_record(
             project=project, actor=actor, action="judgment_override", target_type="judgment", target_id=judgment.pk,

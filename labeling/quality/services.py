@@ -22,21 +22,13 @@ from django.utils import timezone
 
 from config.jobs import enqueue_on_commit
 from labeling.models import Judgment, Project, Prompt, Sample, Task, TaskSample
-from labeling.quality.compute import Record, quality_pass
 from labeling.quality.config import quality_config
 from labeling.quality.models import AnnotatorStats, AnnotatorStatus, AuditLog, QualitySnapshot, QualityState
+from labeling.quality.pipeline import AnnotatorQuality, Decision, ProjectQuality, quality_pass
+from labeling.quality.pipeline import Judgment as PassJudgment
 
 logger = logging.getLogger(__name__)
 QUEUED_STALE = timedelta(hours=1)  # a queued flag older than this is taken as a lost message
-STAT_FIELDS = [
-    "n_judgments", "n_included", "reliability", "informativeness", "weight", "median_seconds", "too_fast_share",
-    "gold_n", "gold_correct", "gold_accuracy", "gold_low", "gold_high", "loo_agreement", "mean_kappa", "mean_tau",
-    "left_rate", "left_p", "longer_rate", "length_p", "spammer_score", "flagged", "reasons",
-]
-SNAPSHOT_FIELDS = [
-    "n_judgments", "n_included", "n_annotators", "n_flagged", "alpha", "alpha_clean", "mean_kappa", "mean_tau",
-    "gold_accuracy", "details",
-]
 
 
 @dataclass(frozen=True)
@@ -70,14 +62,15 @@ def quality_fingerprint(*, project: Project) -> str:
         "gold": list(
             Task.objects.filter(project=project, is_gold=True).order_by("pk").values_list("pk", "gold_answer")
         ),
-        "config": quality_config(project),
+        "config": quality_config(project).as_json(),
         "kind": project.kind,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _records(project: Project) -> tuple[list[Record], dict[int, tuple]]:
-    """Every live judgment as a plain record, and its stored quality fields (to write only changes)."""
+def _records(project: Project) -> tuple[list[PassJudgment], dict[int, tuple]]:
+    """Every live judgment as the pipeline's plain record, and its stored quality fields (to write
+    only changes)."""
     prompt_words = {}
     for pk, text, messages in Prompt.objects.filter(project=project).values_list("pk", "text", "messages"):
         turns = [t for t in messages if isinstance(t, dict)] if isinstance(messages, list) else []
@@ -110,11 +103,11 @@ def _records(project: Project) -> tuple[list[Record], dict[int, tuple]]:
         sample_ids = slots.get(task_id, [])
         prompt_id, gold = tasks.get(task_id, (None, None))
         words = {s: sample_words.get(s, 0) for s in sample_ids}
-        records.append(Record(
-            id=pk, annotator=ann, task=task_id, sample_ids=sample_ids, shown_order=list(shown or []),
-            choice=choice, ranking=ranking, seconds=ms / 1000.0,
-            words_shown=prompt_words.get(prompt_id, 0) + sum(words.values()), sample_words=words,
-            override=override, gold=gold, banned=ann in banned,
+        records.append(PassJudgment(
+            id=pk, annotator=ann, task=task_id, sample_ids=tuple(sample_ids), shown_order=tuple(shown or ()),
+            choice=choice, ranking=tuple(tuple(group) for group in ranking) if ranking else None,
+            seconds=ms / 1000.0, words_shown=prompt_words.get(prompt_id, 0) + sum(words.values()),
+            sample_words=words, override=override, gold=gold, banned=ann in banned,
         ))
         stored[pk] = (included, weight, reasons, signals)
     return records, stored
@@ -132,18 +125,18 @@ def quality_recompute(*, project_id: int, force: bool = False) -> RecomputeResul
         return RecomputeResult(skipped=True, fingerprint=fingerprint)
     started = time.monotonic()
     records, stored = _records(project)
-    result = quality_pass(records, ranking=project.kind == Project.Kind.RANKING, cfg=quality_config(project))
+    result = quality_pass(records, ranking=project.kind == Project.Kind.RANKING, config=quality_config(project))
     now = timezone.now()
     with transaction.atomic():
         QualityState.objects.select_for_update().get(project=project)
-        changed = _store_judgments(records, stored)
+        changed = _store_judgments(result.decisions, stored)
         _store_stats(project, result.annotators, now)
         _store_snapshot(project, result.project, fingerprint, now)
         QualityState.objects.filter(project=project).update(
             fingerprint=fingerprint, computed_at=now, duration_ms=int((time.monotonic() - started) * 1000)
         )
-    return RecomputeResult(False, fingerprint, len(records), changed, result.project["n_flagged"],
-                           result.project["n_included"], round(time.monotonic() - started, 3))
+    return RecomputeResult(False, fingerprint, len(records), changed, result.project.n_flagged,
+                           result.project.n_included, round(time.monotonic() - started, 3))
 
 
 def quality_is_stale(*, project: Project) -> bool:
@@ -161,22 +154,22 @@ def quality_ensure_current(*, project: Project) -> RecomputeResult | None:
     return quality_recompute(project_id=project.pk)
 
 
-def _store_judgments(records: list[Record], stored: dict[int, tuple]) -> int:
+def _store_judgments(decisions: list[Decision], stored: dict[int, tuple]) -> int:
     changed = []
-    for r in records:
-        weight = round(r.weight, 4)
-        if stored[r.id] != (r.included, weight, r.reasons, r.signals):
-            changed.append(Judgment(pk=r.id, included=r.included, weight=weight, quality_reasons=r.reasons,
-                                    signals=r.signals))
+    for d in decisions:
+        weight, reasons = round(d.weight, 4), d.reasons_json()
+        if stored[d.judgment] != (d.included, weight, reasons, d.signals):
+            changed.append(Judgment(pk=d.judgment, included=d.included, weight=weight, quality_reasons=reasons,
+                                    signals=d.signals))
     Judgment.objects.bulk_update(changed, ["included", "weight", "quality_reasons", "signals"], batch_size=500)
     return len(changed)
 
 
-def _store_stats(project: Project, annotators: dict[int, dict[str, Any]], now) -> None:
+def _store_stats(project: Project, annotators: dict[Any, AnnotatorQuality], now) -> None:
     existing = {s.annotator_id: s for s in AnnotatorStats.objects.filter(project=project)}
-    for ann, values in annotators.items():
+    for ann, quality in annotators.items():
         row = existing.pop(ann, None)
-        fields = {f: values[f] for f in STAT_FIELDS}
+        fields = quality.stored_fields()
         if row is None:
             AnnotatorStats.objects.create(project=project, annotator_id=ann, computed_at=now, **fields)
         elif any(getattr(row, f) != v for f, v in fields.items()):
@@ -185,8 +178,8 @@ def _store_stats(project: Project, annotators: dict[int, dict[str, Any]], now) -
     AnnotatorStats.objects.filter(pk__in=[row.pk for row in existing.values()]).delete()
 
 
-def _store_snapshot(project: Project, values: dict[str, Any], fingerprint: str, now) -> None:
-    fields = {f: values[f] for f in SNAPSHOT_FIELDS}
+def _store_snapshot(project: Project, values: ProjectQuality, fingerprint: str, now) -> None:
+    fields = values.stored_fields()
     last = QualitySnapshot.objects.filter(project=project).order_by("-computed_at", "-pk").first()
     if last is not None and last.fingerprint == fingerprint:
         if any(getattr(last, f) != v for f, v in fields.items()):
@@ -214,7 +207,7 @@ def _mark_queued(project: Project, *, min_new: int) -> bool:
 def quality_note_judgment(*, project: Project) -> None:
     """Count a new judgment; queue a recomputation after every `recompute_every` of them, at most
     one in the queue per project."""
-    every = int(quality_config(project)["recompute_every"] or 0)
+    every = quality_config(project).recompute_every
     if every <= 0:
         return
     queued = _count_and_maybe_mark(project, every)

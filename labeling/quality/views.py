@@ -56,7 +56,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     names = {s.annotator_id: s.annotator.get_username() for s in stats}
     charts = {
         "speed": svg.histogram(selectors.response_seconds(project=project), title="Response time",
-                               x_label="seconds", marker=cfg["floor_seconds"]),
+                               x_label="seconds", marker=cfg.floor_seconds),
         "agreement": svg.line_chart(
             [s.computed_at.strftime("%m-%d %H:%M") for s in snapshots],
             {"alpha (all)": [s.alpha for s in snapshots], "alpha (clean)": [s.alpha_clean for s in snapshots]},
@@ -64,7 +64,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         ),
         "gold": svg.bars([(names[s.annotator_id], s.gold_accuracy, s.gold_low, s.gold_high)
                           for s in stats if s.gold_n], title="Gold accuracy (95% Wilson interval)",
-                         reference=cfg["gold_min_accuracy"]),
+                         reference=cfg.gold_min_accuracy),
         "position": svg.bars([(names[s.annotator_id], s.left_rate, None, None) for s in stats],
                              title="Share of picks shown first / left", reference=0.5),
         "length": svg.bars([(names[s.annotator_id], s.longer_rate, None, None) for s in stats],

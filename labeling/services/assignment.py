@@ -100,7 +100,7 @@ def assignment_next(*, project: Project, annotator: AbstractBaseUser) -> Assignm
     if current is not None or status == "paused":
         return current
     cfg = quality_config(project)
-    gold_first = cfg["filters"]["gold"] and random.random() < float(cfg["gold_rate"])
+    gold_first = cfg.filters.gold and random.random() < cfg.gold_rate
     for gold in (True, False) if gold_first else (False,):
         assignment = _take(project, annotator, now, gold)
         if assignment is not None:

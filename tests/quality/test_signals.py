@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from labeling.quality.evaluate import Judgment, QualityConfig, evaluate_judgments
+from labeling.quality.config import QualityConfig
+from labeling.quality.evaluate import LabelLine, evaluate_lines
 from labeling.quality.honeypots import pick_other_prompt_sample, shuffle_sentences, truncate_mid_sentence
 from labeling.quality.signals import (
     BiasTest,
@@ -57,16 +58,16 @@ def test_filters_flag_planted_spammers():
         truth = classes[rng.integers(3)]
         for w in range(6):
             label = truth if rng.random() < 0.8 else classes[rng.integers(3)]
-            judgments.append(Judgment(f"i{i}", f"honest{w}", label, float(rng.uniform(15, 60))))
+            judgments.append(LabelLine(f"i{i}", f"honest{w}", label, float(rng.uniform(15, 60))))
         if i < 150:
-            judgments.append(Judgment(f"i{i}", "always-left", "a", 20.0))
-            judgments.append(Judgment(f"i{i}", "random", classes[rng.integers(3)], 25.0))
-            judgments.append(Judgment(f"i{i}", "too-fast", truth if rng.random() < 0.5 else "a", 1.0))
-    res = evaluate_judgments(judgments, QualityConfig())
+            judgments.append(LabelLine(f"i{i}", "always-left", "a", 20.0))
+            judgments.append(LabelLine(f"i{i}", "random", classes[rng.integers(3)], 25.0))
+            judgments.append(LabelLine(f"i{i}", "too-fast", truth if rng.random() < 0.5 else "a", 1.0))
+    res = evaluate_lines(judgments, QualityConfig())
     assert res.flagged == {"always-left", "random", "too-fast"}
-    reports = {r.annotator_id: r for r in res.annotators}
+    reports = res.annotators
     assert reports["too-fast"].too_fast_share == 1.0
-    assert reports["always-left"].left_share == 1.0
+    assert reports["always-left"].left_rate == 1.0
     assert all(reports[f"honest{w}"].spammer_score < 0.3 for w in range(6))
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from labeling.quality.config import DEFAULTS, config_errors, quality_config
+from labeling.quality.config import DEFAULTS, QualityConfig, config_errors, config_from_json, quality_config
 
 
 def test_valid_configs_pass():
@@ -39,9 +39,35 @@ def test_every_problem_is_reported_at_once():
 
 def test_invalid_stored_config_falls_back_to_defaults(project):
     project.quality_config = {"gold_rate": 0.5}
-    assert quality_config(project)["gold_rate"] == 0.5
+    assert quality_config(project).gold_rate == 0.5
     project.quality_config = {"gold_rate": 0.5, "min_labels": -3}  # written around the validator
-    assert quality_config(project) == quality_config(type(project)())
+    assert quality_config(project) == quality_config(type(project)()) == QualityConfig()
+
+
+def test_the_typed_config_is_the_json_config():
+    """One configuration: the project's JSON keys are the typed config's fields, and a valid JSON
+    value becomes exactly the typed value (filters merged key by key over the defaults)."""
+    assert QualityConfig().as_json() == DEFAULTS
+    assert config_from_json(DEFAULTS) == QualityConfig()
+    custom = config_from_json({"filters": {"length_bias": False}, "min_labels": 20.0, "method": "majority",
+                               "honeypot_kinds": ["shuffle"]})
+    assert custom == QualityConfig(min_labels=20, method="majority", honeypot_kinds=("shuffle",)).with_filters(
+        length_bias=False)
+    assert type(custom.min_labels) is int and custom.filters.gold
+    assert config_errors({"method": "mace"}) == ["method must be one of dawid-skene, majority, not 'mace'"]
+    assert config_errors({"gold_rate": float("nan")}) == ["gold_rate must be a number, not nan"]
+
+
+def test_settings_follow_the_stored_value_on_the_same_object(project):
+    """Validated once per object, but never stale: a new value, or one changed in place, is read."""
+    project.quality_config = {"gold_rate": 0.5}
+    assert quality_config(project).gold_rate == 0.5
+    project.quality_config["gold_rate"] = 0.25
+    assert quality_config(project).gold_rate == 0.25
+    project.quality_config = {"min_labels": 1}
+    assert quality_config(project).min_labels == 1
+    project.quality_config = {"min_labels": True}  # equal to {"min_labels": 1} in Python, but invalid
+    assert quality_config(project) == QualityConfig()
 
 
 def test_admin_form_rejects_bad_config_with_message(project, client, make_user):
@@ -76,3 +102,27 @@ def test_admin_form_shows_every_key_with_its_default_and_meaning(project, client
     assert "<code>recompute_every</code> (default <code>50</code>)" in page
     assert 'Only the keys to change, as JSON, e.g. <code>{"floor_seconds": 5' in page
 
+
+
+def test_a_submit_request_validates_the_settings_once(project, client, make_user, monkeypatch):
+    """A submit reads the settings twice (judging counts towards a recomputation, assignment picks
+    the next task at the gold rate); they are validated once."""
+    import json
+
+    from labeling.quality import config as config_module
+    from labeling.services.ingestion import items_ingest
+    from tests.factories import item
+
+    items_ingest(project=project, items=[item("p1"), item("p2")])
+    client.force_login(make_user("ann"))
+
+    def post(path, body=None):
+        return client.post(path, data=json.dumps(body or {}), content_type="application/json")
+
+    first = post(f"/label/{project.slug}/next/").json()
+    validated = []
+    real = config_module.config_errors
+    monkeypatch.setattr(config_module, "config_errors", lambda value: validated.append(value) or real(value))
+    second = post(f"/label/{project.slug}/submit/", {"assignment": first["assignment"], "winner": "tie"})
+    assert second.status_code == 200 and second.json()["assignment"] not in (None, first["assignment"])
+    assert len(validated) == 1

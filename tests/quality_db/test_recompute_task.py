@@ -71,7 +71,7 @@ def test_ranking_project_uses_crowdbt_and_kendall_tau(make_project, make_user):
 @pytest.mark.celery
 @pytest.mark.django_db(transaction=True)
 def test_recompute_runs_on_a_real_worker_and_is_idempotent(celery_worker, make_project, make_user):
-    from labeling.tasks import recompute_quality
+    from labeling.quality.tasks import recompute_quality
 
     project = make_project("async", judgments_per_task=4, quality_config={"recompute_every": 0, "gold_rate": 0})
     items, truth = pairwise_items(20)

@@ -5,6 +5,10 @@
 Input lines: {"item_id", "annotator_id", "label": "a"|"b"|"tie", "seconds"?: >= 0, "words"?: >= 0}.
 Output lines: {"item_id", "label", "posterior": {"a": p, "b": p, "tie": p}} -- the full
 distribution, so a consumer can threshold confidence or use soft labels.
+
+The same quality pass as the service (labeling/quality/pipeline.py) with the same settings
+(labeling/quality/config.py, the project defaults unless an option says otherwise); items are
+labelled from the judgments it keeps.
 """
 
 from __future__ import annotations
@@ -17,11 +21,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.quality.dawid_skene import CLASSES
-from labeling.quality.evaluate import EvalResult, Judgment, QualityConfig, evaluate_judgments
+from labeling.quality.config import DEFAULTS, METHODS, config_errors, config_from_json
+from labeling.quality.evaluate import LABELS, EvalResult, LabelLine, evaluate_lines
+
+SCORE_KAPPA_GOOD = 0.5  # spammer_score's informativeness part is 1 - kappa / 0.5
 
 
-def parse_judgments(path: Path) -> list[Judgment]:
+def parse_judgments(path: Path) -> list[LabelLine]:
     """Read and validate every line; the first bad one raises CommandError with its number."""
     judgments = []
     with path.open(encoding="utf-8") as fh:
@@ -37,7 +43,7 @@ def parse_judgments(path: Path) -> list[Judgment]:
     return judgments
 
 
-def _parse_line(raw: str) -> Judgment:
+def _parse_line(raw: str) -> LabelLine:
     try:
         row = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -47,9 +53,9 @@ def _parse_line(raw: str) -> Judgment:
     for key in ("item_id", "annotator_id", "label"):
         if key not in row or row[key] is None or row[key] == "":
             raise ValueError(f"missing field {key!r}")
-    if row["label"] not in CLASSES:
-        raise ValueError(f"unknown label {row['label']!r}; expected one of {', '.join(CLASSES)}")
-    return Judgment(
+    if row["label"] not in LABELS:
+        raise ValueError(f"unknown label {row['label']!r}; expected one of {', '.join(LABELS)}")
+    return LabelLine(
         str(row["item_id"]),
         str(row["annotator_id"]),
         row["label"],
@@ -90,38 +96,25 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("input", type=Path, help="JSONL of judgments")
         parser.add_argument("--out", type=Path, required=True, help="JSONL of aggregated items")
-        parser.add_argument("--method", choices=["dawid-skene", "majority"], default="dawid-skene")
-        parser.add_argument(
-            "--min-seconds",
-            type=float,
-            default=QualityConfig.floor_seconds,
-            help="judgments faster than this are 'too fast'",
-        )
-        parser.add_argument(
-            "--flag-threshold",
-            type=float,
-            default=QualityConfig.flag_threshold,
-            help="spammer score (0..1) at or above which an annotator is flagged",
-        )
-        parser.add_argument(
-            "--min-labels",
-            type=int,
-            default=QualityConfig.min_labels,
-            help="annotators with fewer labels are never flagged",
-        )
+        parser.add_argument("--method", choices=METHODS, default=DEFAULTS["method"])
+        parser.add_argument("--min-seconds", type=float, default=DEFAULTS["floor_seconds"],
+                            help="judgments faster than this are 'too fast' (floor_seconds)")
+        parser.add_argument("--min-labels", type=int, default=DEFAULTS["min_labels"],
+                            help="annotators with fewer labels are never flagged (min_labels)")
+        parser.add_argument("--min-informativeness", type=float, default=None,
+                            help="chance-corrected reliability below which an annotator is flagged "
+                                 f"(default {DEFAULTS['min_informativeness']})")
+        parser.add_argument("--flag-threshold", type=float, default=None,
+                            help="old spelling of --min-informativeness: flags kappa <= 0.5 * (1 - T), as the "
+                                 "spammer score's reliability part did")
 
     def handle(self, *args, **opts) -> None:
         path: Path = opts["input"]
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
         judgments = parse_judgments(path)
-        cfg = QualityConfig(
-            method=opts["method"],
-            floor_seconds=opts["min_seconds"],
-            flag_threshold=opts["flag_threshold"],
-            min_labels=opts["min_labels"],
-        )
-        result = evaluate_judgments(judgments, cfg)
+        cfg = self._config(opts)
+        result = evaluate_lines(judgments, cfg)
         write_items_atomically(result, opts["out"])
         self._print_table(result)
         self.stdout.write(
@@ -129,13 +122,29 @@ class Command(BaseCommand):
             f"{len(result.flagged)} annotator(s) flagged and excluded from the labels"
         )
 
+    @staticmethod
+    def _config(opts: dict):
+        settings = {"method": opts["method"], "floor_seconds": opts["min_seconds"], "min_labels": opts["min_labels"]}
+        if opts["flag_threshold"] is not None:
+            settings["min_informativeness"] = SCORE_KAPPA_GOOD * (1.0 - opts["flag_threshold"])
+        if opts["min_informativeness"] is not None:
+            settings["min_informativeness"] = opts["min_informativeness"]
+        errors = config_errors(settings)
+        if errors:
+            raise CommandError("; ".join(errors))
+        return config_from_json(settings)
+
     def _print_table(self, result: EvalResult) -> None:
         header = f"{'annotator':24} {'n':>6} {'reliab':>7} {'kappa':>6} {'loo_agr':>7} {'fast':>5} {'score':>5} spammer"
         self.stdout.write(header)
-        for r in sorted(result.annotators, key=lambda r: (-r.spammer_score, r.annotator_id)):
-            loo = "-" if math.isnan(r.loo_agreement) else f"{r.loo_agreement:.3f}"
+        rows = sorted(result.annotators.items(), key=lambda row: (-row[1].spammer_score, row[0]))
+        for name, q in rows:
             self.stdout.write(
-                f"{r.annotator_id[:24]:24} {r.n_labels:6d} {r.reliability:7.3f} "
-                f"{r.informativeness:6.3f} {loo:>7} {r.too_fast_share:5.2f} "
-                f"{r.spammer_score:5.2f} {'yes' if r.flagged else 'no'}"
+                f"{name[:24]:24} {q.n_judgments:6d} {_fixed(q.reliability, 7, 3)} {_fixed(q.informativeness, 6, 3)} "
+                f"{_fixed(q.loo_agreement, 7, 3)} {q.too_fast_share:5.2f} "
+                f"{q.spammer_score:5.2f} {'yes' if q.flagged else 'no'}"
             )
+
+
+def _fixed(value: float | None, width: int, digits: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:{width}.{digits}f}"

@@ -1,4 +1,5 @@
-"""Celery tasks of the labeling app: thin wrappers that take ids and call one service."""
+"""Celery tasks of label quality: thin wrappers that take ids and call one service. Registered at
+start-up by LabelingConfig.ready (Celery's autodiscovery looks only at labeling/tasks.py)."""
 
 from celery import shared_task
 
