@@ -68,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # An AppError raised by a plain view (the annotator page's JSON endpoints): {"error": message}.
+    "config.errors.AppErrorMiddleware",
     # Last, as django-axes asks: answers a locked-out login with its 429.
     "axes.middleware.AxesMiddleware",
 ]
@@ -185,7 +187,8 @@ REST_FRAMEWORK = {
     # NUL, deep nesting and NaN are a named 400; any other content type is a 415.
     "DEFAULT_PARSER_CLASSES": ["labeling.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "labeling.api.errors.exception_handler",
+    # One application error type (config/errors.py): an AppError is {"detail", "errors"?} here.
+    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     # `?format=` names the export format, not a renderer.
     "URL_FORMAT_OVERRIDE": None,
 }

@@ -1,5 +1,6 @@
 """Annotator pages: server-rendered, with small JSON endpoints the page's script calls so the
-next task appears without a full reload."""
+next task appears without a full reload. A refused answer (JudgmentError, an AppError) becomes
+{"error": message} with its status in config.errors.AppErrorMiddleware."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -121,20 +122,8 @@ def history_page(request: HttpRequest) -> HttpResponse:
     return render(request, "labeling/history.html", {"judgments": judgments})
 
 
-def _json_errors(view):
-    def wrapped(request: HttpRequest, slug: str) -> JsonResponse:
-        try:
-            return view(request, slug)
-        except JudgmentError as error:
-            return JsonResponse({"error": str(error)}, status=error.status)
-
-    wrapped.__name__ = view.__name__
-    return wrapped
-
-
 @login_required
 @require_POST
-@_json_errors
 def next_task(request: HttpRequest, slug: str) -> JsonResponse:
     project = _project_for(request, slug)
     return _task_payload(request, project, assignment_next(project=project, annotator=request.user))
@@ -142,7 +131,6 @@ def next_task(request: HttpRequest, slug: str) -> JsonResponse:
 
 @login_required
 @require_POST
-@_json_errors
 def submit(request: HttpRequest, slug: str) -> JsonResponse:
     project = _project_for(request, slug)
     data = _body(request)
@@ -159,7 +147,6 @@ def submit(request: HttpRequest, slug: str) -> JsonResponse:
 
 @login_required
 @require_POST
-@_json_errors
 def skip(request: HttpRequest, slug: str) -> JsonResponse:
     project = _project_for(request, slug)
     assignment_skip(assignment=_own_assignment(request, project, _body(request)))
@@ -170,7 +157,6 @@ def skip(request: HttpRequest, slug: str) -> JsonResponse:
 
 @login_required
 @require_POST
-@_json_errors
 def undo(request: HttpRequest, slug: str) -> JsonResponse:
     project = _project_for(request, slug)
     assignment = judgment_undo_last(project=project, annotator=request.user)
@@ -181,7 +167,6 @@ def undo(request: HttpRequest, slug: str) -> JsonResponse:
 
 @login_required
 @require_POST
-@_json_errors
 def revisit(request: HttpRequest, slug: str) -> JsonResponse:
     project = _project_for(request, slug)
     assignment = assignment_revisit(project=project, annotator=request.user)

@@ -18,6 +18,8 @@ from typing import Any
 from django.conf import settings
 from rest_framework.parsers import JSONParser
 
+from config.errors import AppError
+
 # Only these escapes can put NUL or a surrogate into a decoded string: raw NUL is refused by the
 # strict parser and raw surrogate bytes are not UTF-8. Without one, strings need no scan.
 _RISKY_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
@@ -25,15 +27,15 @@ SURROGATE = re.compile("[\ud800-\udfff]")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-class JSONBodyError(Exception):
+class JSONBodyError(AppError):
     """A body that is refused; `path` names the place (empty for the body as a whole)."""
 
     def __init__(self, message: str, path: tuple = (), status: int = 400):
         self.path = path
         self.where = path_text(path)
-        self.message = f"{self.where}: {message}" if path else message
-        self.status = status
-        super().__init__(self.message)
+        super().__init__(f"{self.where}: {message}" if path else message, status=status)
+        if path:
+            self.errors = [self.error_entry()]
 
     def error_entry(self) -> dict[str, Any]:
         """The entry for the "errors" list of the API's error shape: like the ingestion and score
@@ -122,7 +124,7 @@ def json_value_check(data: Any, *, max_depth: int, check_strings: bool = True) -
 
 
 class StrictJSONParser(JSONParser):
-    """DRF's JSON parser, through json_body_parse; the errors go to labeling.api.errors."""
+    """DRF's JSON parser, through json_body_parse; its errors are AppErrors (config/errors.py)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         request = (parser_context or {}).get("request")

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from config.errors import AppError
 from labeling.models import Project, Prompt, Sample, Task, TaskSample
 from labeling.services.bulk import insert_rows
 
@@ -15,14 +16,11 @@ MAX_SAMPLES_PER_ITEM = 16
 CHAT_ROLES = {"system", "user", "assistant"}
 
 
-class IngestionError(Exception):
+class IngestionError(AppError):
     """The request as a whole is refused; `errors` names each bad item and field."""
 
     def __init__(self, message: str, errors: list[dict[str, Any]] | None = None, status: int = 400):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or []
-        self.status = status
+        super().__init__(message, status=status, errors=errors)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.errors import AppError
 from labeling.models import Assignment, Judgment, Project, Task, TaskSample
 from labeling.quality.services import quality_note_judgment
 
@@ -17,7 +18,7 @@ MAX_ACTIVE_MS = 24 * 3600 * 1000
 MAX_ID = 2**63 - 1  # the largest value of a database id column
 
 
-class JudgmentError(Exception):
+class JudgmentError(AppError):
     """The submission is refused; the message says what to fix. `status` is the HTTP status the
     pages and the API answer with: 400 for a bad answer, 409 when the task moved on without it."""
 

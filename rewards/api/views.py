@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from labeling.api.schema import error_responses
 from rewards.api.permissions import RewardModelAccess
 from rewards.models import RewardModel
-from rewards.services.scoring import MAX_SCORE_ITEMS, ScoreInputError, rewards_score, score_items_parse
+from rewards.services.scoring import MAX_SCORE_ITEMS, rewards_score, score_items_parse
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,7 @@ class ScoreView(APIView):
     def post(self, request, pk: int):
         model = get_object_or_404(RewardModel, pk=pk)
         self.check_object_permissions(request, model)
-        try:
-            prompts, responses = score_items_parse(request.data)
-        except ScoreInputError as exc:
-            body = {"detail": exc.message, **({"errors": exc.errors} if exc.errors else {})}
-            return Response(body, status=exc.status)
+        prompts, responses = score_items_parse(request.data)  # a ScoreInputError is a 400/413 (config/errors.py)
         try:
             rewards = rewards_score(model=model, prompts=prompts, responses=responses)
         except (OSError, ValueError):  # adapter or base model missing or unreadable

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 
+from config.errors import AppError
 from rewards.models import RewardModel
 from rewards.services.snapshot import messages_text
 
@@ -19,12 +20,8 @@ _cache: "OrderedDict[tuple[int, str, str], Any]" = OrderedDict()
 _lock = threading.Lock()
 
 
-class ScoreInputError(Exception):
+class ScoreInputError(AppError):
     """A bad score request: 400 with one entry per bad item and field, or 413 when too long."""
-
-    def __init__(self, message: str, *, status: int = 400, errors: list[dict[str, Any]] | None = None):
-        super().__init__(message)
-        self.message, self.status, self.errors = message, status, errors or []
 
 
 def score_items_parse(items: Any, *, limit: int = MAX_SCORE_ITEMS) -> tuple[list[str], list[str]]:

@@ -1,0 +1,62 @@
+"""One application error type and one handler for every app.
+
+Services raise `AppError` (or a subclass naming their domain: IngestionError, JSONBodyError,
+JudgmentError, ScoreInputError, ...) with the HTTP status and a message for the client, and
+optionally `errors`, one entry per bad item and field. Views do not catch them:
+
+- in the REST API (DRF views) `api_exception_handler`, settings.REST_FRAMEWORK["EXCEPTION_HANDLER"],
+  answers `{"detail": message, "errors": [...]}` (errors only when there are any), the documented
+  error shape (labeling/api/schema.py);
+- in the plain Django views (the annotator page's JSON endpoints) `AppErrorMiddleware` answers
+  `{"error": message}`, the shape the page's script reads.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+# DRF is imported inside the handler: its views module reads the parser setting when imported,
+# and the parser module (labeling/api/parsers.py) imports AppError from here.
+
+
+class AppError(Exception):
+    """A request refused for a reason the client can act on: `status` (4xx, or 503 for a resource
+    that is unavailable for now), `message` saying what to fix, `errors` naming each bad item."""
+
+    status: int = 400
+
+    def __init__(self, message: str, *, status: int | None = None, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.errors = errors or []
+
+    def api_body(self) -> dict[str, Any]:
+        return {"detail": self.message, **({"errors": self.errors} if self.errors else {})}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
+    """DRF's handler for its own exceptions (validation, authentication, 404, 415, ...), plus AppError."""
+    from rest_framework.response import Response
+    from rest_framework.views import exception_handler as drf_exception_handler
+
+    if isinstance(exc, AppError):
+        return Response(exc.api_body(), status=exc.status)
+    return drf_exception_handler(exc, context)
+
+
+class AppErrorMiddleware:
+    """An AppError raised by a plain Django view becomes `{"error": message}` with its status."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, AppError):
+            return JsonResponse({"error": exception.message}, status=exception.status)
+        return None
