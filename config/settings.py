@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "rewards",
     "policy",
     "crowd",
+    "rounds",
 ]
 
 MIDDLEWARE = [

@@ -17,3 +17,17 @@ def runner_for(kind: str) -> Callable:
         return _RUNNERS[kind]
     except KeyError:
         raise LookupError(f"no runner registered for {kind!r} runs; registered: {sorted(_RUNNERS)}") from None
+
+
+_FINISH_HOOKS: list[Callable] = []
+
+
+def register_finish_hook(hook: Callable) -> None:
+    """hook(run) is called after a run reaches a terminal state (succeeded, failed, cancelled),
+    e.g. by an app that waits for runs (rounds) without training importing it. Registered once."""
+    if hook not in _FINISH_HOOKS:
+        _FINISH_HOOKS.append(hook)
+
+
+def finish_hooks() -> tuple[Callable, ...]:
+    return tuple(_FINISH_HOOKS)

@@ -93,19 +93,36 @@ def run_finish(
     if status == TrainingRun.Status.SUCCEEDED:
         updates["progress"] = 1.0
     TrainingRun.objects.filter(pk=run_id).update(**updates)
-    return TrainingRun.objects.get(pk=run_id)
+    run = TrainingRun.objects.get(pk=run_id)
+    _notify_finished(run)
+    return run
+
+
+def _notify_finished(run: TrainingRun) -> None:
+    """Tell whoever waits for runs (training.registry.register_finish_hook) that this one ended.
+    A hook's failure is logged, never the run's: the run's outcome is already recorded."""
+    from training.registry import finish_hooks
+
+    for hook in finish_hooks():
+        try:
+            hook(run)
+        except Exception:  # noqa: BLE001 - a waiter's bug must not fail the run that finished
+            logger.exception("finish hook %r failed for run %s", hook, run.pk)
 
 
 def run_cancel(*, run: TrainingRun) -> TrainingRun:
     """A queued run is cancelled at once; a running one stops at its next progress report."""
     with transaction.atomic():
         locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status == TrainingRun.Status.QUEUED:
+        cancelled_now = locked.status == TrainingRun.Status.QUEUED
+        if cancelled_now:
             locked.status = TrainingRun.Status.CANCELLED
             locked.finished_at = timezone.now()
         if locked.status not in TrainingRun.FINISHED:
             locked.cancel_requested = True
         locked.save()
+    if cancelled_now:
+        _notify_finished(locked)
     return locked
 
 

@@ -71,6 +71,7 @@ def project_training_start(
     enqueue: bool = True,
     created_by: Any = None,
     report: Callable[[str], None] = _quiet,
+    dataset: PreferenceDataset | None = None,
 ) -> ProjectTraining:
     """Make a reward run on the project's clean labels; ProjectTrainingError names what is wrong.
 
@@ -79,7 +80,9 @@ def project_training_start(
     ``config``: RewardConfig settings. ``min_heldout``: held-out comparisons needed for automatic
     activation (None: the setting). The settings are checked before the snapshot, so a refused
     request leaves nothing behind. ``enqueue``: send the run to the `gpu` queue; otherwise the
-    caller runs it (``runs.reward_run_execute_here``). ``report`` receives progress lines."""
+    caller runs it (``runs.reward_run_execute_here``). ``report`` receives progress lines.
+    ``dataset``: train on this frozen dataset of the project (an RLHF round froze it in an earlier
+    step) instead of refreshing quality and taking a new snapshot."""
     from rewards.services.runs import RunConfigError, reward_run_create, reward_run_settings
 
     parent = None
@@ -97,7 +100,10 @@ def project_training_start(
         raise ProjectTrainingError(str(exc)) from None
     if not base_model and parent is None:
         report(f"base model: {run_settings['base_model']} (the offline default)")
-    dataset = project_snapshot(project=project, seed=seed, eval_fraction=eval_fraction, report=report)
+    if dataset is None:
+        dataset = project_snapshot(project=project, seed=seed, eval_fraction=eval_fraction, report=report)
+    elif dataset.project_id != project.pk:
+        raise ProjectTrainingError(f"dataset {dataset.pk} is not project {project.slug!r}'s")
     report(f"dataset {dataset.pk} ({dataset.content_hash[:12]}): {json.dumps(dataset.stats)}")
     try:
         run = reward_run_create(dataset=dataset, enqueue=enqueue, min_heldout=min_heldout, created_by=created_by,
