@@ -21,7 +21,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.quality.config import DEFAULTS, METHODS, config_errors, config_from_json
+from labeling.quality.config import DEFAULTS, METHODS, QualityConfig, config_errors, config_from_json
 from labeling.quality.evaluate import LABELS, EvalResult, LabelLine, evaluate_lines
 
 SCORE_KAPPA_GOOD = 0.5  # spammer_score's informativeness part is 1 - kappa / 0.5
@@ -123,7 +123,7 @@ class Command(BaseCommand):
         )
 
     @staticmethod
-    def _config(opts: dict):
+    def _config(opts: dict) -> QualityConfig:
         settings = {"method": opts["method"], "floor_seconds": opts["min_seconds"], "min_labels": opts["min_labels"]}
         if opts["flag_threshold"] is not None:
             settings["min_informativeness"] = SCORE_KAPPA_GOOD * (1.0 - opts["flag_threshold"])
