@@ -234,7 +234,12 @@ REQUEUE_AFTER_SECONDS = env_int("PREFLAB_REQUEUE_AFTER_SECONDS", 600)
 # `celery -A config beat` (one per deployment) runs the sweeper; workers also run it when they start.
 CELERY_BEAT_SCHEDULE = {
     "sweep-queued-work": {"task": "preflab.sweep_queued_work", "schedule": env_int("PREFLAB_SWEEP_EVERY_SECONDS", 60)},
+    # RLHF rounds: wake rounds whose run ended unnoticed; start the next round of a project once
+    # PREFLAB_ROUND_EVERY_CLEAN_LABELS new clean labels came in since its last (succeeded) round.
+    "rounds-check-triggers": {"task": "rounds.check_triggers",
+                              "schedule": env_int("PREFLAB_ROUND_CHECK_EVERY_SECONDS", 300)},
 }
+ROUND_EVERY_CLEAN_LABELS = env_int("PREFLAB_ROUND_EVERY_CLEAN_LABELS", 0)  # 0: no threshold trigger
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Torch threads per worker process; set deliberately, since oversubscription is very slow.

@@ -94,8 +94,11 @@ def round_start(
     return round_advance(round_id=rnd.pk)
 
 
-def round_retry(*, round: Round, execute_here: bool | None = None) -> Round:  # noqa: A002 - the domain's word
-    """Resume a failed round from the step that failed; the steps before it are not redone."""
+def round_retry(
+    *, round: Round, execute_here: bool | None = None, advance: bool = True,  # noqa: A002 - the domain's word
+) -> Round:
+    """Resume a failed round from the step that failed; the steps before it are not redone.
+    ``advance=False``: only mark it to resume (a task advances it, e.g. from the admin)."""
     with transaction.atomic():
         rnd = Round.objects.select_for_update().get(pk=round.pk)
         if rnd.status != Round.Status.FAILED:
@@ -107,7 +110,7 @@ def round_retry(*, round: Round, execute_here: bool | None = None) -> Round:  # 
         if execute_here is not None:
             updates["execute_here"] = execute_here
         Round.objects.filter(pk=rnd.pk).update(**updates)
-    return round_advance(round_id=rnd.pk)
+    return round_advance(round_id=rnd.pk) if advance else Round.objects.get(pk=rnd.pk)
 
 
 def round_on_run_finished(*, run: TrainingRun) -> Round | None:
@@ -128,6 +131,41 @@ def rounds_sweep() -> list[int]:
         round_advance(round_id=step.round_id)
         advanced.append(step.round_id)
     return advanced
+
+
+def clean_labels_since_last_round(*, project: Project) -> tuple[Round | None, int]:
+    """The project's last round, and the live clean judgments (included by the quality filters)
+    made since it started (all of them when there is none)."""
+    from labeling.models import Judgment
+
+    last = Round.objects.filter(project=project).order_by("-number").first()
+    judgments = Judgment.objects.filter(task__project=project, withdrawn_at__isnull=True, included=True)
+    if last is not None:
+        judgments = judgments.filter(created_at__gte=last.created_at)
+    return last, judgments.count()
+
+
+def rounds_start_due(*, every: int | None = None) -> list[Round]:
+    """The threshold trigger (beat task rounds.check_triggers): a project whose last round
+    succeeded and that has ``every`` (PREFLAB_ROUND_EVERY_CLEAN_LABELS; 0 is off) new clean labels
+    since that round started gets its next round, with the same settings, runs on the workers.
+    A project that never ran a round is left alone: its first round is started by hand."""
+    from django.conf import settings
+
+    every = settings.ROUND_EVERY_CLEAN_LABELS if every is None else every
+    if every <= 0:
+        return []
+    started = []
+    for project in Project.objects.filter(rounds__isnull=False).distinct():
+        last, new = clean_labels_since_last_round(project=project)
+        if last is None or last.status != Round.Status.SUCCEEDED or new < every:
+            continue
+        try:
+            rnd = round_create(project=project, config=last.config, trigger=Round.Trigger.THRESHOLD)
+        except RoundError:
+            continue  # another round started meanwhile
+        started.append(round_advance(round_id=rnd.pk))
+    return started
 
 
 def round_advance(*, round_id: int) -> Round:
@@ -409,4 +447,4 @@ def round_lineage(*, round: Round) -> dict[str, Any]:  # noqa: A002 - the domain
 
 
 __all__ = ["Round", "RoundError", "RoundStep", "round_advance", "round_config", "round_create",
-           "round_lineage", "round_on_run_finished", "round_retry", "round_start", "rounds_sweep"]
+           "round_lineage", "round_on_run_finished", "round_retry", "round_start", "rounds_start_due", "rounds_sweep"]
