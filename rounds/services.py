@@ -101,8 +101,13 @@ def round_retry(
     ``advance=False``: only mark it to resume (a task advances it, e.g. from the admin)."""
     with transaction.atomic():
         rnd = Round.objects.select_for_update().get(pk=round.pk)
-        if rnd.status != Round.Status.FAILED:
-            raise RoundError(f"round {rnd.pk} is {rnd.status}, not failed; only a failed round can be retried")
+        if rnd.status == Round.Status.RUNNING and _interrupted_step(rnd) is not None:
+            step = _interrupted_step(rnd)  # its process died mid-step: resume that step
+            RoundStep.objects.filter(pk=step.pk).update(status=RoundStep.Status.FAILED,
+                                                        error="interrupted (its process stopped mid-step)")
+        elif rnd.status != Round.Status.FAILED:
+            raise RoundError(f"round {rnd.pk} is {rnd.status}, not failed; only a failed round (or one whose "
+                             "step was interrupted) can be retried")
         step = rnd.steps.filter(status=RoundStep.Status.FAILED).order_by("position").first()
         if step is not None:
             RoundStep.objects.filter(pk=step.pk).update(status=RoundStep.Status.PENDING)
@@ -111,6 +116,19 @@ def round_retry(
             updates["execute_here"] = execute_here
         Round.objects.filter(pk=rnd.pk).update(**updates)
     return round_advance(round_id=rnd.pk) if advance else Round.objects.get(pk=rnd.pk)
+
+
+def _interrupted_step(rnd: Round) -> RoundStep | None:
+    """A step left `running` longer than RUN_STALE_SECONDS by a process that stopped (a step
+    outside a training run takes seconds; one executing a run here heartbeats through the run)."""
+    from django.conf import settings
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=settings.RUN_STALE_SECONDS)
+    step = rnd.steps.filter(status=RoundStep.Status.RUNNING, started_at__lt=cutoff).select_related("run").first()
+    if step is None or (step.run is not None and step.run.status not in TrainingRun.FINISHED
+                        and step.run.heartbeat_at and step.run.heartbeat_at >= cutoff):
+        return None
+    return step
 
 
 def round_on_run_finished(*, run: TrainingRun) -> Round | None:

@@ -87,3 +87,20 @@ def test_admin_shows_lineage_and_retries_or_starts_rounds_through_the_task(admin
         admin_client.post("/admin/rounds/round/", {"action": "start_next_rounds", "_selected_action": [failed.pk]})
     new = Round.objects.get(number=2)
     assert new.trigger == "admin" and new.created_by.is_superuser and sent[-1] == ("rounds.advance", new.pk)
+
+
+def test_a_round_interrupted_mid_step_resumes_from_that_step(project):
+    from rounds.services import RoundError, round_retry
+
+    rnd = round_create(project=project)
+    rnd.steps.filter(name="quality").update(status="succeeded", attempts=1)
+    rnd.steps.filter(name="snapshot").update(status="running", attempts=1, started_at=timezone.now())
+    Round.objects.filter(pk=rnd.pk).update(current_step="snapshot")
+    with pytest.raises(RoundError, match="is running, not failed"):  # a live step is not taken over
+        round_retry(round=rnd)
+    rnd.steps.filter(name="snapshot").update(started_at=timezone.now() - timezone.timedelta(hours=1))
+    rnd = round_retry(round=rnd)
+    # The snapshot step ran again (nothing labeled: it fails, saying why); quality was not redone.
+    steps = {s.name: s for s in rnd.steps.all()}
+    assert steps["snapshot"].attempts == 2 and steps["quality"].attempts == 1
+    assert rnd.status == "failed" and "no usable judgments" in rnd.error
