@@ -267,3 +267,29 @@ def test_micro_batches_accumulate_to_the_minibatch_gradient(tiny_lm, tmp_path):
             assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-6), key
     with pytest.raises(ValueError, match="micro_batch_size"):
         _ppo_config(tiny_lm, tmp_path / "c", micro_batch_size=-1)
+
+
+def test_value_trunk_replay_on_llama_layers(tmp_path):
+    """Llama blocks take rotary embeddings from the model: replaying the trunk still equals a full pass."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from policy.engine.roles import LoraRoles
+    from tests.policy.conftest import build_tiny_lm
+
+    gpt2 = build_tiny_lm(tmp_path / "gpt2")
+    tokenizer = AutoTokenizer.from_pretrained(gpt2)
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                                 num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                                 eos_token_id=1, bos_token_id=1, pad_token_id=1)).save_pretrained(tmp_path / "llama")
+    tokenizer.save_pretrained(tmp_path / "llama")
+    roles = LoraRoles(PPOConfig(base_model=str(tmp_path / "llama"), precision="fp32", threads=1))
+    assert roles.trunk.first == 3  # a quarter of 4 layers
+    for p in roles.value_params:
+        p.data.normal_(0, 0.3)
+    batch = roles.tokenizer(["why cat question good", "how is it"], return_tensors="pt", padding=True)
+    ids, mask = batch["input_ids"], batch["attention_mask"]
+    _, rollout_values, trunk = roles.rollout_pass(ids, mask, 2, 1.0)
+    full = roles.values(ids, mask, 2)
+    torch.testing.assert_close(roles.values(ids, mask, 2, trunk), full)
+    torch.testing.assert_close(rollout_values, full.detach())
