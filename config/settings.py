@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from .env import env_bool, env_choice, env_int, env_path, env_str
+from .env import env_bool, env_choice, env_float, env_int, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = env_path("PREFLAB_VAR_DIR", BASE_DIR / "var")
@@ -235,11 +235,13 @@ REQUEUE_AFTER_SECONDS = env_int("PREFLAB_REQUEUE_AFTER_SECONDS", 600)
 CELERY_BEAT_SCHEDULE = {
     "sweep-queued-work": {"task": "preflab.sweep_queued_work", "schedule": env_int("PREFLAB_SWEEP_EVERY_SECONDS", 60)},
     # RLHF rounds: wake rounds whose run ended unnoticed; start the next round of a project once
-    # PREFLAB_ROUND_EVERY_CLEAN_LABELS new clean labels came in since its last (succeeded) round.
+    # PREFLAB_ROUND_EVERY_CLEAN_LABELS new clean labels came in since its last (succeeded) round, or
+    # PREFLAB_ROUND_EVERY_HOURS after it finished (with new clean labels).
     "rounds-check-triggers": {"task": "rounds.check_triggers",
                               "schedule": env_int("PREFLAB_ROUND_CHECK_EVERY_SECONDS", 300)},
 }
 ROUND_EVERY_CLEAN_LABELS = env_int("PREFLAB_ROUND_EVERY_CLEAN_LABELS", 0)  # 0: no threshold trigger
+ROUND_EVERY_HOURS = env_float("PREFLAB_ROUND_EVERY_HOURS", 0.0)  # 0: no schedule trigger
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Torch threads per worker process; set deliberately, since oversubscription is very slow.

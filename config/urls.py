@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("rewards.api.urls")),
     path("api/v1/", include("labeling.api.urls")),
     path("api/v1/", include("crowd.api.urls")),
+    path("api/v1/", include("rounds.api.urls")),
     path("review/", include("labeling.quality.urls")),
     path("", include("labeling.urls")),
 ]

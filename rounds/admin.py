@@ -4,7 +4,7 @@ from django.utils.html import format_html, format_html_join
 
 from config.jobs import enqueue_on_commit
 from rounds.models import Round, RoundStep
-from rounds.services import RoundError, round_create, round_lineage, round_retry
+from rounds.services import RoundError, round_lineage, round_request, round_retry
 
 
 def _link(obj, label: str = "") -> str:
@@ -68,12 +68,11 @@ class RoundAdmin(admin.ModelAdmin):
             latest[rnd.project_id] = rnd
         for rnd in latest.values():
             try:
-                new = round_create(project=rnd.project, config=rnd.config, trigger=Round.Trigger.ADMIN,
-                                   created_by=request.user)
+                new = round_request(project=rnd.project, config=rnd.config, trigger=Round.Trigger.ADMIN,
+                                    created_by=request.user)
             except RoundError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 continue
-            enqueue_on_commit("rounds.advance", new.pk)
             self.message_user(request, f"Round {new.number} of {rnd.project.slug} started ({new.pk}).",
                               messages.SUCCESS)
 

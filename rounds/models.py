@@ -16,6 +16,8 @@ class Round(models.Model):
         MANUAL = "manual"
         ADMIN = "admin"
         THRESHOLD = "threshold"
+        SCHEDULE = "schedule"
+        API = "api"
 
     project = models.ForeignKey("labeling.Project", on_delete=models.PROTECT, related_name="rounds")
     number = models.PositiveIntegerField(help_text="1, 2, ... per project.")

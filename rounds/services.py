@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from config.errors import AppError
 from labeling.models import Project, Sample, Task
 from policy.models import PolicyModel
 from rewards.models import RewardModel
@@ -40,8 +41,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-class RoundError(Exception):
-    """A round that cannot be started, retried or advanced as asked; the message says why."""
+class RoundError(AppError):
+    """A round that cannot be started, retried or advanced as asked; the message says why
+    (400: bad settings; 409: the project or round is busy, or not in a state for it)."""
 
 
 class StepFailed(Exception):
@@ -75,7 +77,7 @@ def round_create(
         busy = Round.objects.filter(project=project, status__in=[Round.Status.RUNNING, Round.Status.WAITING]).first()
         if busy is not None:
             raise RoundError(f"project {project.slug!r} already has round {busy.pk} (number {busy.number}) "
-                             f"{busy.status} at step {busy.current_step!r}; wait for it to finish")
+                             f"{busy.status} at step {busy.current_step!r}; wait for it to finish", status=409)
         number = (Round.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
         rnd = Round.objects.create(project=project, number=number, config=merged, execute_here=execute_here,
                                    trigger=trigger, created_by=created_by, current_step=STEPS[0])
@@ -94,6 +96,22 @@ def round_start(
     return round_advance(round_id=rnd.pk)
 
 
+def round_request(
+    *, project: Project, config: dict[str, Any] | None = None, trigger: str = Round.Trigger.MANUAL,
+    created_by: Any = None,
+) -> Round:
+    """Start a round on the workers: create it (``config`` None: the last round's settings, or the
+    defaults) and queue its advance once this transaction commits; the caller returns at once."""
+    from config.jobs import enqueue_on_commit
+
+    if config is None:
+        last = Round.objects.filter(project=project).order_by("-number").first()
+        config = last.config if last is not None else None
+    rnd = round_create(project=project, config=config, trigger=trigger, created_by=created_by)
+    enqueue_on_commit("rounds.advance", rnd.pk)
+    return rnd
+
+
 def round_retry(
     *, round: Round, execute_here: bool | None = None, advance: bool = True,  # noqa: A002 - the domain's word
 ) -> Round:
@@ -107,7 +125,7 @@ def round_retry(
                                                         error="interrupted (its process stopped mid-step)")
         elif rnd.status != Round.Status.FAILED:
             raise RoundError(f"round {rnd.pk} is {rnd.status}, not failed; only a failed round (or one whose "
-                             "step was interrupted) can be retried")
+                             "step was interrupted) can be retried", status=409)
         step = rnd.steps.filter(status=RoundStep.Status.FAILED).order_by("position").first()
         if step is not None:
             RoundStep.objects.filter(pk=step.pk).update(status=RoundStep.Status.PENDING)
@@ -163,23 +181,33 @@ def clean_labels_since_last_round(*, project: Project) -> tuple[Round | None, in
     return last, judgments.count()
 
 
-def rounds_start_due(*, every: int | None = None) -> list[Round]:
-    """The threshold trigger (beat task rounds.check_triggers): a project whose last round
-    succeeded and that has ``every`` (PREFLAB_ROUND_EVERY_CLEAN_LABELS; 0 is off) new clean labels
-    since that round started gets its next round, with the same settings, runs on the workers.
+def rounds_start_due(*, every: int | None = None, hours: float | None = None) -> list[Round]:
+    """The beat triggers (task rounds.check_triggers). A project whose last round succeeded gets
+    its next round, with the same settings, on the workers, when
+    - threshold: ``every`` (PREFLAB_ROUND_EVERY_CLEAN_LABELS; 0 is off) new clean labels came in
+      since that round started, or
+    - schedule: that round finished ``hours`` (PREFLAB_ROUND_EVERY_HOURS; 0 is off) ago or more
+      and at least one new clean label came in (a round on unchanged data would redo the last).
     A project that never ran a round is left alone: its first round is started by hand."""
     from django.conf import settings
 
     every = settings.ROUND_EVERY_CLEAN_LABELS if every is None else every
-    if every <= 0:
+    hours = settings.ROUND_EVERY_HOURS if hours is None else hours
+    if every <= 0 and hours <= 0:
         return []
     started = []
     for project in Project.objects.filter(rounds__isnull=False).distinct():
         last, new = clean_labels_since_last_round(project=project)
-        if last is None or last.status != Round.Status.SUCCEEDED or new < every:
+        if last is None or last.status != Round.Status.SUCCEEDED or new == 0:
+            continue
+        if every > 0 and new >= every:
+            trigger = Round.Trigger.THRESHOLD
+        elif hours > 0 and last.finished_at and timezone.now() - last.finished_at >= timezone.timedelta(hours=hours):
+            trigger = Round.Trigger.SCHEDULE
+        else:
             continue
         try:
-            rnd = round_create(project=project, config=last.config, trigger=Round.Trigger.THRESHOLD)
+            rnd = round_create(project=project, config=last.config, trigger=trigger)
         except RoundError:
             continue  # another round started meanwhile
         started.append(round_advance(round_id=rnd.pk))
@@ -464,5 +492,5 @@ def round_lineage(*, round: Round) -> dict[str, Any]:  # noqa: A002 - the domain
     }
 
 
-__all__ = ["Round", "RoundError", "RoundStep", "round_advance", "round_config", "round_create",
-           "round_lineage", "round_on_run_finished", "round_retry", "round_start", "rounds_start_due", "rounds_sweep"]
+__all__ = ["Round", "RoundError", "RoundStep", "round_advance", "round_config", "round_create", "round_lineage",
+           "round_on_run_finished", "round_request", "round_retry", "round_start", "rounds_start_due", "rounds_sweep"]

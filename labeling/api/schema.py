@@ -52,6 +52,7 @@ _MESSAGES = {
     401: "No credentials, or an unknown or revoked token.",
     403: "The token belongs to another project (or model), or the user is not staff.",
     404: "No such project or reward model.",
+    409: "The request conflicts with the current state (e.g. another round is running); `detail` says why.",
     413: "Too many items or too large a body; `detail` names the limit.",
     415: "The body is not `application/json`.",
     503: "The reward model's files cannot be loaded now; try again later.",
