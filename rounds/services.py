@@ -62,7 +62,23 @@ def round_config(config: dict[str, Any] | None) -> dict[str, Any]:
         if unknown:
             raise RoundError(f"unknown {section} setting(s) {sorted(unknown)}; known: {sorted(merged[section])}")
         merged[section].update(values)
+    _prioritise_by(merged["enqueue"]["prioritise"])
     return merged
+
+
+def _prioritise_by(value: Any) -> str:
+    """enqueue.prioritise: false (off), true or "uncertainty", or "disagreement" (an ensemble's);
+    the criterion's name, or "" when off."""
+    from rewards.services.priority import CRITERIA
+
+    if value is False or value is None:
+        return ""
+    if value is True:
+        return "uncertainty"
+    if value in CRITERIA:
+        return value
+    raise RoundError(f"enqueue setting prioritise must be false, true, or one of {', '.join(CRITERIA)}; "
+                     f"not {value!r}")
 
 
 def round_create(
@@ -438,7 +454,7 @@ def _step_enqueue(rnd: Round, step: RoundStep) -> dict[str, Any]:
     run = rnd.generation_run
     if run is None:
         raise StepFailed("the round has no generation batch (step 5 recorded none)")
-    prioritise = bool(rnd.config["enqueue"]["prioritise"])
+    prioritise = _prioritise_by(rnd.config["enqueue"]["prioritise"])
     _set_inputs(step, {"batch": run.pk, "prioritise": prioritise})
     samples = Sample.objects.filter(prompt__project=rnd.project, metadata__generation_batch=run.pk)
     tasks = Task.objects.filter(project=rnd.project, slots__sample__in=samples).distinct()
@@ -451,16 +467,17 @@ def _step_enqueue(rnd: Round, step: RoundStep) -> dict[str, Any]:
         raise StepFailed(f"generation batch {run.pk} stored no samples ({run.final_metrics}); "
                          "check the generation settings")
     if prioritise:
-        from rewards.services.priority import tasks_prioritise_by_uncertainty
+        from rewards.services.priority import tasks_prioritise
 
         model = reward_model_active(project=rnd.project)
         if model is None:
             raise StepFailed("prioritise needs an active reward model")
         try:
-            outputs["prioritised"] = tasks_prioritise_by_uncertainty(rnd.project, model)
+            outputs["prioritised"] = tasks_prioritise(rnd.project, model, by=prioritise)
         except ValueError as exc:
             raise StepFailed(str(exc)) from None
         outputs["prioritised_by"] = model.pk
+        outputs["prioritised_on"] = prioritise
     return outputs
 
 

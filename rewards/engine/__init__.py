@@ -24,6 +24,7 @@ from .evaluate import (
     score_encoded,
     score_reward_model,
     score_texts,
+    score_texts_by_member,
 )
 from .loss import preference_loss
 from .model import (
@@ -44,6 +45,6 @@ __all__ = [
     "expected_calibration_error", "forward_rewards", "load_reward_model", "pair_element", "planned_steps",
     "preference_loss",
     "ranking_element", "read_elements", "resume_step", "record_to_element", "save_reward_model", "score_encoded",
-    "score_reward_model", "score_texts", "split_by_prompt", "split_shared_prefix", "train_reward_ensemble",
-    "train_reward_model",
+    "score_reward_model", "score_texts", "score_texts_by_member", "split_by_prompt", "split_shared_prefix",
+    "train_reward_ensemble", "train_reward_model",
 ]

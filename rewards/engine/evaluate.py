@@ -158,16 +158,34 @@ def score_reward_model(
 ) -> list[torch.Tensor]:
     """Rewards per element from a loaded model, before ``rm.reward_offset``; for an ensemble, the
     mean over its members of each member's offset-corrected rewards."""
+    per_member = score_reward_model_members(rm, encoded, batch_size=batch_size, device=device,
+                                            precision=precision, progress=progress)
+    if len(per_member) == 1:
+        return per_member[0]
+    return [torch.stack(rs).mean(0) for rs in zip(*per_member, strict=True)]
+
+
+def score_reward_model_members(
+    rm: RewardModel,
+    encoded: list[EncodedElement],
+    *,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    progress: bool = False,
+) -> list[list[torch.Tensor]]:
+    """Rewards per member, then per element: a single model is one member (before
+    ``rm.reward_offset``); an ensemble's members are each offset-corrected."""
     kw = {"is_decoder": rm.is_decoder, "pad_id": rm.tokenizer.pad_token_id, "batch_size": batch_size,
           "device": device, "precision": precision, "progress": progress, "pooling": rm.pooling}
     if not rm.members:
-        return score_encoded(rm.model, encoded, **kw)
+        return [score_encoded(rm.model, encoded, **kw)]
     per_member = []
     with _ensemble_lock:  # set_adapter switches shared state; scoring threads must not interleave
         for name, offset in rm.members:
             rm.model.set_adapter(name)
             per_member.append([r - offset for r in score_encoded(rm.model, encoded, **kw)])
-    return [torch.stack(rs).mean(0) for rs in zip(*per_member, strict=True)]
+    return per_member
 
 
 def score_texts(
@@ -179,3 +197,15 @@ def score_texts(
     device = next(rm.model.parameters()).device
     rewards = score_reward_model(rm, encoded, batch_size=batch_size, device=device, precision=precision)
     return [float(r[0]) - rm.reward_offset for r in rewards]
+
+
+def score_texts_by_member(
+    rm: RewardModel, prompts: list[str], responses: list[str], *, batch_size: int = 32, precision: str = "fp32"
+) -> list[list[float]]:
+    """Offset-corrected rewards of (prompt, response) pairs, one list per ensemble member; their
+    mean is ``score_texts`` (a single model: one list)."""
+    elements = [Element(p, [r]) for p, r in zip(prompts, responses, strict=True)]
+    encoded = encode_elements(elements, rm.tokenizer, max_length=rm.max_length, is_decoder=rm.is_decoder)
+    device = next(rm.model.parameters()).device
+    per_member = score_reward_model_members(rm, encoded, batch_size=batch_size, device=device, precision=precision)
+    return [[float(r[0]) - rm.reward_offset for r in rewards] for rewards in per_member]

@@ -99,6 +99,28 @@ def pair_uncertainty(
     return out
 
 
+def pair_disagreement(
+    *, model: RewardModel, prompts: list[str], responses_a: list[str], responses_b: list[str]
+) -> list[dict[str, float]]:
+    """For each pair, an ensemble's disagreement: the spread (population std, in [0, 0.5]) of its
+    members' P(A > B), and their mean. A pair all members call alike, however unsure, is not
+    disputed; one they split on is where a label teaches the ensemble most."""
+    from rewards.engine import score_texts_by_member
+
+    loaded = reward_model_load(model)
+    if not loaded.members:
+        raise ValueError(f"reward model {model.pk} is a single model; disagreement needs an ensemble "
+                         "(train it with ensemble_size of 2 or more) — prioritise by uncertainty instead")
+    n = len(prompts)
+    per_member = score_texts_by_member(loaded, prompts + prompts, responses_a + responses_b, batch_size=BATCH_SIZE)
+    probs = [[1.0 / (1.0 + math.exp(-(r[i] - r[n + i]))) for r in per_member] for i in range(n)]
+    out = []
+    for p in probs:
+        mean = sum(p) / len(p)
+        out.append({"p_a": mean, "disagreement": math.sqrt(sum((x - mean) ** 2 for x in p) / len(p))})
+    return out
+
+
 def reward_model_evaluate(*, model: RewardModel, elements: list) -> dict[str, Any]:
     """Held-out metrics of a registered model on engine elements (accuracy, by agreement, ECE...)."""
     from rewards.engine import evaluate_reward_model

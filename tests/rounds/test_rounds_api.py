@@ -68,6 +68,7 @@ def test_start_lists_and_shows_rounds_through_the_workers(project, sent, post):
     ({"config": {"nonsense": {}}}, "unknown round setting"),
     ({"config": {"ppo": {"steps": 3}}}, "unknown ppo setting"),
     ({"config": []}, '"config" must be an object'),
+    ({"config": {"enqueue": {"prioritise": "loudness"}}}, "prioritise must be false, true, or one of"),
     ({"other": 1}, "at most a \"config\""),
     ([1, 2], "must be an object"),
 ])

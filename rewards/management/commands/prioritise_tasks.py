@@ -1,6 +1,7 @@
-"""Order a pairwise project's open tasks by the reward model's uncertainty (least sure first).
+"""Order a pairwise project's open tasks by the reward model's uncertainty (least sure first), or
+by its ensemble's disagreement (most disputed first).
 
-    python manage.py prioritise_tasks --project SLUG [--model ID]
+    python manage.py prioritise_tasks --project SLUG [--model ID] [--by uncertainty|disagreement]
 """
 
 from typing import Any
@@ -10,15 +11,18 @@ from django.core.management.base import BaseCommand, CommandError
 from labeling.models import Project
 from rewards.models import RewardModel
 from rewards.selectors import reward_model_active
-from rewards.services.priority import tasks_prioritise_by_uncertainty
+from rewards.services.priority import CRITERIA, tasks_prioritise
 
 
 class Command(BaseCommand):
-    help = "Set task priorities from a reward model's uncertainty so the least-sure pairs are labeled first."
+    help = ("Set task priorities from a reward model's uncertainty (or its ensemble's disagreement) so the "
+            "least-sure (most disputed) pairs are labeled first.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--project", required=True, help="Project slug (pairwise).")
         parser.add_argument("--model", type=int, help="Reward model id (default: the project's active model).")
+        parser.add_argument("--by", choices=CRITERIA, default="uncertainty",
+                            help="uncertainty (default) or disagreement (an ensemble's members' spread).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = Project.objects.filter(slug=options["project"]).first()
@@ -33,7 +37,7 @@ class Command(BaseCommand):
             if model is None:
                 raise CommandError(f"project {project.slug!r} has no active reward model; pass --model")
         try:
-            count = tasks_prioritise_by_uncertainty(project, model)
+            count = tasks_prioritise(project, model, by=options["by"])
         except (ValueError, OSError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"set the priority of {count} open task(s) from reward model {model.pk}")
+        self.stdout.write(f"set the priority of {count} open task(s) from reward model {model.pk}'s {options['by']}")
