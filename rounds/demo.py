@@ -33,12 +33,15 @@ DEMO_SLUG = "loop-demo"
 HOLDOUT_EVERY = 4  # every fourth prompt is held out for evaluation
 INSTRUCTIONS = "Pick the better answer. (Simulated annotators in this demo prefer the more concise one.)"
 
-# Small enough for a 2-core CPU: short answers, few PPO steps. Laid over rounds.services.DEFAULTS.
+# Small enough for a 2-core CPU (a round in about 5 minutes), laid over rounds.services.DEFAULTS.
+# Answers of up to 64 tokens, because SmolLM2 rarely ends within 32: with every answer cut at the
+# cap, "more concise" has nothing to choose between. PPO normalises each step's scores (the reward
+# model's scale changes from round to round) and takes 10 steps at a LoRA-sized learning rate.
 DEMO_ROUND_CONFIG: dict[str, dict[str, Any]] = {
     "reward": {"min_heldout": 0, "eval_fraction": 0.2, "config": {"max_length": 128}},
-    "ppo": {"config": {"steps": 6, "batch_size": 8, "mini_batch_size": 4, "max_new_tokens": 32,
-                       "temperature": 0.9, "learning_rate": 2e-4}},
-    "generate": {"k": 2, "prompts": "all", "config": {"max_new_tokens": 32, "temperature": 0.9, "batch_size": 8}},
+    "ppo": {"config": {"steps": 10, "batch_size": 8, "mini_batch_size": 4, "max_new_tokens": 64,
+                       "temperature": 0.9, "learning_rate": 5e-4, "reward_norm": "batch"}},
+    "generate": {"k": 2, "prompts": "all", "config": {"max_new_tokens": 64, "temperature": 0.9, "batch_size": 8}},
 }
 
 
@@ -60,6 +63,8 @@ class RoundReport:
     judgments: int = 0
     kept: int = 0
     heldout_accuracy: float | None = None
+    trained_reward_model: int | None = None
+    activated: bool = False
     reward_model: int | None = None
     mean_reward: float | None = None
     new_samples: int = 0
@@ -85,9 +90,10 @@ class RoundReport:
         if self.status != "succeeded":
             return (f"round {self.number} (id {self.round_id}): {self.status}; judgments {self.judgments} "
                     f"(kept {self.kept}) | {self.error}")
+        kept_active = "activated" if self.activated else f"not better: model {self.reward_model} stays active"
         return (f"round {self.number} (id {self.round_id}): judgments {self.judgments}, kept {self.kept} "
-                f"({num(self.kept_share, '.0%')}) | reward model {self.reward_model} held-out accuracy "
-                f"{num(self.heldout_accuracy, '.3f')} | mean reward of {self.new_samples} new samples "
+                f"({num(self.kept_share, '.0%')}) | reward model {self.trained_reward_model} held-out accuracy "
+                f"{num(self.heldout_accuracy, '.3f')} ({kept_active}) | mean reward of {self.new_samples} new samples "
                 f"{num(self.mean_reward, '.3f')} | KL {num(self.kl, '.4f')} | win rate of {self.policy_version} "
                 f"vs round 0 on held-out prompts {num(self.win_rate, '.0%')} "
                 f"({self.wins:g}/{self.comparisons}, ties {self.ties})")
@@ -295,7 +301,7 @@ def _mean_reward(project: Project, batch: int | None) -> tuple[float | None, int
 
 def demo_loop(
     *, simulate: int = 6, rounds: int = 2, slug: str = DEMO_SLUG, policy_base: str = "", reward_base: str = "",
-    overrides: dict[str, Any] | None = None, seed: int = 0, eval_k: int = 2,
+    overrides: dict[str, Any] | None = None, seed: int = 0, eval_k: int = 4,
     write: Callable[[str], None] = lambda line: None, on_round: Callable[[RoundReport], None] | None = None,
 ) -> DemoResult:
     """The whole demo: the project and its round-0 samples, then ``rounds`` times: the simulated
@@ -344,6 +350,8 @@ def demo_loop(
         if rnd.status == Round.Status.SUCCEEDED:
             steps = {s.name: s.outputs for s in rnd.steps.all()}
             report.heldout_accuracy = steps["reward"].get("heldout_accuracy")
+            report.trained_reward_model = steps["reward"].get("reward_model")
+            report.activated = bool(steps["reward"].get("activated"))
             active = reward_model_active(project=project)
             report.reward_model = active.pk if active else None
             report.kl = steps["ppo"].get("kl")
