@@ -68,6 +68,7 @@ class RoundReport:
     reward_model: int | None = None
     mean_reward: float | None = None
     new_samples: int = 0
+    mean_chars: float | None = None
     kl: float | None = None
     policy_version: str = ""
     wins: float = 0.0
@@ -94,7 +95,8 @@ class RoundReport:
         return (f"round {self.number} (id {self.round_id}): judgments {self.judgments}, kept {self.kept} "
                 f"({num(self.kept_share, '.0%')}) | reward model {self.trained_reward_model} held-out accuracy "
                 f"{num(self.heldout_accuracy, '.3f')} ({kept_active}) | mean reward of {self.new_samples} new samples "
-                f"{num(self.mean_reward, '.3f')} | KL {num(self.kl, '.4f')} | win rate of {self.policy_version} "
+                f"{num(self.mean_reward, '.3f')} ({num(self.mean_chars, '.0f')} characters on average) | "
+                f"KL {num(self.kl, '.4f')} | win rate of {self.policy_version} "
                 f"vs round 0 on held-out prompts {num(self.win_rate, '.0%')} "
                 f"({self.wins:g}/{self.comparisons}, ties {self.ties})")
 
@@ -282,7 +284,9 @@ def win_rate(*, base_model: str, adapter_dir: str, prompts: list[str], config: d
     return wins, total, ties
 
 
-def _mean_reward(project: Project, batch: int | None) -> tuple[float | None, int]:
+def _mean_reward(project: Project, batch: int | None) -> tuple[float | None, int, float | None]:
+    """The active reward model's mean reward of a generation batch's samples, their count and
+    mean length in characters."""
     from policy.engine.generate import prompt_plain_text
     from rewards.selectors import reward_model_active
     from rewards.services.scoring import rewards_score
@@ -290,11 +294,14 @@ def _mean_reward(project: Project, batch: int | None) -> tuple[float | None, int
     model = reward_model_active(project=project)
     samples = list(Sample.objects.filter(prompt__project=project, metadata__generation_batch=batch)
                    .select_related("prompt")) if batch else []
-    if model is None or not samples:
-        return None, len(samples)
+    if not samples:
+        return None, 0, None
+    chars = sum(len(s.text) for s in samples) / len(samples)
+    if model is None:
+        return None, len(samples), chars
     rewards = rewards_score(model=model, prompts=[prompt_plain_text(s.prompt.messages or s.prompt.text)
                                                   for s in samples], responses=[s.text for s in samples])
-    return sum(rewards) / len(rewards), len(samples)
+    return sum(rewards) / len(rewards), len(samples), chars
 
 
 # -- the loop ------------------------------------------------------------------------------------
@@ -330,9 +337,12 @@ def demo_loop(
           f"policy base {policy_base}; reward base {reward_base}")
     gen_config = config["generate"]["config"]
     created, reused = round0_ensure(project=project, prompts=train, base_model=policy_base, config=gen_config,
-                            k=config["generate"]["k"])
+                                    k=config["generate"]["k"])
+    base_texts = list(Sample.objects.filter(prompt__project=project, adapter="base").values_list("text", flat=True))
+    base_chars = sum(len(t) for t in base_texts) / len(base_texts) if base_texts else 0.0
     write(f"round 0: {created} samples of the base policy pushed through ingestion; "
-          f"{reused} prompts already in the project reused")
+          f"{reused} prompts already in the project reused; the base's samples have {base_chars:.0f} characters "
+          "on average")
     annotators = crowd_make(simulate)
     write(f"simulated crowd: {sum(not a.spammer for a in annotators)} honest (prefer the more concise answer), "
           f"{sum(a.spammer for a in annotators)} spammer(s), judging through the crowd service")
@@ -355,7 +365,8 @@ def demo_loop(
             active = reward_model_active(project=project)
             report.reward_model = active.pk if active else None
             report.kl = steps["ppo"].get("kl")
-            report.mean_reward, report.new_samples = _mean_reward(project, round_lineage(round=rnd)["generation_batch"])
+            report.mean_reward, report.new_samples, report.mean_chars = _mean_reward(
+                project, round_lineage(round=rnd)["generation_batch"])
             policy = rnd.policy
             report.policy_version = policy.version
             wins, total, ties = win_rate(base_model=policy.base_model, adapter_dir=policy.adapter_path,

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 LINE = re.compile(r"round (\d) \(id \d+\): judgments (\d+), kept (\d+) \(\d+%\) \| reward model \d+ held-out "
                   r"accuracy [\d.]+ \((?:activated|not better: model \d+ stays active)\) \| mean reward of (\d+) new "
-                  r"samples -?[\d.]+ \| KL -?[\d.e-]+ \| win rate of "
+                  r"samples -?[\d.]+ \(\d+ characters on average\) \| KL -?[\d.e-]+ \| win rate of "
                   r"policy-\d+ vs round 0 on held-out prompts \d+% \(([\d.]+)/(\d+), ties \d+\)")
 
 
