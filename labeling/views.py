@@ -2,6 +2,7 @@
 next task appears without a full reload. A refused answer (JudgmentError, an AppError) becomes
 {"error": message} with its status in config.errors.AppErrorMiddleware."""
 
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
@@ -11,7 +12,7 @@ from django.templatetags.static import static
 
 from labeling.api.parsers import JSONBodyError, json_body_parse
 from labeling.display import judgments_as_shown
-from labeling.http import require_POST
+from labeling.http import method_not_allowed, require_POST
 from labeling.models import Assignment, Project, Sample
 from labeling.quality.selectors import annotator_status_of
 from labeling.selectors import annotator_history, annotator_progress, projects_for_annotator
@@ -101,6 +102,20 @@ def _own_assignment(request: HttpRequest, project: Project, data: dict) -> Assig
 def favicon(request: HttpRequest) -> HttpResponse:
     """Browsers ask for /favicon.ico on every page (the admin's too): the static SVG."""
     return HttpResponsePermanentRedirect(static("labeling/favicon.svg"))
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout, plus a page for GET: someone who types /logout/ gets a "Log out" button
+    (a POST with the CSRF token) instead of a bare 405. Logging out on GET would let any page
+    log its visitors out."""
+
+    http_method_names = ["get", "post", "options"]
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return render(request, "registration/logout_confirm.html")
+
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return method_not_allowed(request, ["GET", "POST"])
 
 
 @login_required
