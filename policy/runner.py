@@ -15,6 +15,7 @@ from policy.services.generation import GeneratedSample, generated_samples_ingest
 from policy.services.registry import policy_register
 from rewards.models import RewardModel
 from rewards.runner import Reporter, json_safe, run_output_dir
+from training.writable import artifact_dir_ready, artifact_writes
 
 DEFAULT_SAVE_STEPS = 5
 
@@ -57,6 +58,7 @@ def ppo_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
     values = _runtime({"save_steps": DEFAULT_SAVE_STEPS, **run.config}, run)
     values["logging_steps"] = 1
     config = PPOConfig.from_dict(values)
+    artifact_dir_ready(config.output_dir)  # a folder that cannot be written fails now, not after training
     inputs = run.inputs
     prompts = project_prompts(inputs["prompt_ids"])
     reward_model = RewardModel.objects.get(pk=inputs["reward_model"])
@@ -65,9 +67,10 @@ def ppo_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
     context.log(f"ppo: {len(prompts)} prompts, reward model {reward_model.pk}, start policy {start}, "
                 f"base {config.base_model}, {config.steps} steps")
     reporter = Reporter(context, config.steps, 1, _heartbeat_s())
-    result = train_ppo(config, [prompt_input(p) for p in prompts], reward_callable(reward_model),
-                       heldout_reward_fn=reward_callable(heldout) if heldout else None,
-                       resume=True, progress=progress, on_log=reporter)
+    with artifact_writes(config.output_dir):
+        result = train_ppo(config, [prompt_input(p) for p in prompts], reward_callable(reward_model),
+                           heldout_reward_fn=reward_callable(heldout) if heldout else None,
+                           resume=True, progress=progress, on_log=reporter)
     metrics = json_safe({**result.summary(), **{f"last_{k}": v for k, v in result.history[-1].items()}})
     project = Project.objects.get(pk=inputs["project_id"])
     parent = PolicyModel.objects.filter(pk=inputs.get("start_policy")).first()
@@ -83,12 +86,14 @@ def sft_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
 
     values = _runtime({"save_steps": 50, **run.config}, run)
     config = SFTConfig.from_dict(values)
+    artifact_dir_ready(config.output_dir)
     examples = read_sft_file(run.inputs["data_path"])
     total = sft_planned_steps(config, len(examples))
     context.log(f"sft: {len(examples)} examples, base {config.base_model}, {total} steps")
     reporter = Reporter(context, total, max(1, config.logging_steps), _heartbeat_s())
     config.logging_steps = 1
-    result = train_sft(config, examples, resume=True, progress=progress, on_log=reporter)
+    with artifact_writes(config.output_dir):
+        result = train_sft(config, examples, resume=True, progress=progress, on_log=reporter)
     metrics = json_safe({**(result.history[-1] if result.history else {}), "examples": len(examples)})
     project = Project.objects.get(pk=run.inputs["project_id"])
     model = policy_register(run=run, project=project, kind=PolicyModel.Kind.SFT, base_model=config.base_model,

@@ -13,6 +13,7 @@ from rewards.engine import RewardConfig, planned_steps, resume_step, train_rewar
 from rewards.models import PreferenceDataset
 from rewards.services.registry import reward_model_register
 from rewards.services.snapshot import dataset_elements
+from training.writable import artifact_dir_ready, artifact_writes
 
 DEFAULT_SAVE_STEPS = 50
 
@@ -85,6 +86,7 @@ def reward_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
     dataset = PreferenceDataset.objects.select_related("project").get(pk=run.inputs["dataset"])
     train, heldout = dataset_elements(dataset)
     config, window = reward_config_for_run(run)
+    artifact_dir_ready(config.output_dir)  # a folder that cannot be written fails now, not after training
     total = planned_steps(config, train)
     start = resume_step(config, train)
     if start:
@@ -93,7 +95,8 @@ def reward_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
                 f"elements; base {config.base_model}; {total} steps")
     heartbeat_s = max(0.2, min(10.0, settings.RUN_STALE_SECONDS / 4))
     reporter = Reporter(context, total, window, heartbeat_s)
-    result = train_reward_model(config, train, heldout or None, resume=True, progress=progress, on_log=reporter)
+    with artifact_writes(config.output_dir):  # a full disk at a checkpoint or the final save: named, not registered
+        result = train_reward_model(config, train, heldout or None, resume=True, progress=progress, on_log=reporter)
     metrics = json_safe({**result.metrics, **{f"train_{k}": v for k, v in reporter.last_metrics.items()
                                               if k in ("loss", "accuracy", "reward_gap")},
                          "resumed_from_step": start, "dataset": dataset.pk, "reward_offset": result.reward_offset})

@@ -17,6 +17,7 @@ from django.db.models import Prefetch
 from labeling.models import Judgment, Project, Prompt, Task, TaskSample
 from labeling.selectors import is_honeypot, judgment_ranks, live_judgments, pair_votes
 from rewards.models import PreferenceDataset
+from training.writable import ArtifactWriteError, artifact_writes
 
 FILE_NAME = "elements.jsonl"
 TRAIN, HELDOUT = "train", "heldout"
@@ -135,14 +136,16 @@ def dataset_snapshot(
         quality_ensure_current(project=project)
     root = Path(settings.ARTIFACT_DIR) / "datasets"
     tmp = root / f".tmp-{uuid.uuid4().hex}"
-    tmp.mkdir(parents=True)
     counts, used, digest = _Counts(), [], hashlib.sha256()
     try:
-        with open(tmp / FILE_NAME, "wb") as fh:
-            for record in _records(project, seed, eval_fraction, counts, used):
-                line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode()
-                digest.update(line)
-                fh.write(line)
+        # A folder that cannot be written (a full or read-only disk, a path that is a file): named.
+        with artifact_writes(root, what="the dataset snapshot", outcome="no dataset was recorded"):
+            tmp.mkdir(parents=True)
+            with open(tmp / FILE_NAME, "wb") as fh:
+                for record in _records(project, seed, eval_fraction, counts, used):
+                    line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode()
+                    digest.update(line)
+                    fh.write(line)
         if not used:
             raise SnapshotError(f"project {project.slug!r} has no usable judgments (live, included, not both-bad)")
         with transaction.atomic():
@@ -155,6 +158,8 @@ def dataset_snapshot(
             tmp.rename(final)
             dataset.path = str(final / FILE_NAME)
             dataset.save(update_fields=["path"])
+    except ArtifactWriteError as exc:
+        raise SnapshotError(str(exc)) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return dataset
