@@ -177,12 +177,26 @@ class ItemResult:
     posterior: dict[str, float]
 
 
-def include_and_weight(override: str, has_reasons: bool, annotator_weight: float) -> tuple[bool, float]:
-    """The one rule for a judgment's inclusion and weight: a reviewer's "include" keeps it at
-    weight 1; "exclude" drops it; otherwise it is kept when no filter gave a reason, weighted by
-    its annotator's reliability."""
-    included = override == "include" or (override != "exclude" and not has_reasons)
+# A judgment its annotator withdrew (undo) is out of the clean data for good. The pass never sees
+# it (only live judgments are loaded), so undo stores this decision itself (withdrawn_decision).
+WITHDRAWN = Reason("withdrawn", "withdrawn by its annotator (undo)")
+
+
+def include_and_weight(
+    override: str, has_reasons: bool, annotator_weight: float, *, withdrawn: bool = False
+) -> tuple[bool, float]:
+    """The one rule for a judgment's inclusion and weight: a withdrawn judgment is out, whatever
+    the override; a reviewer's "include" keeps it at weight 1; "exclude" drops it; otherwise it is
+    kept when no filter gave a reason, weighted by its annotator's reliability."""
+    included = not withdrawn and (override == "include" or (override != "exclude" and not has_reasons))
     return included, 1.0 if override == "include" else annotator_weight
+
+
+def withdrawn_decision(reasons: Sequence[Any]) -> tuple[bool, list[Any]]:
+    """`included` and `quality_reasons` for a judgment being withdrawn: out, with the withdrawn
+    reason first and the filters' earlier reasons kept after it."""
+    earlier = [r for r in reasons or [] if not (isinstance(r, dict) and r.get("filter") == WITHDRAWN.filter)]
+    return False, [WITHDRAWN.as_json(), *earlier]
 
 
 def _num(value: float | None, digits: int = 6) -> float | None:

@@ -45,7 +45,8 @@ def judgment_override(
         judgment.override = decision
         stats = AnnotatorStats.objects.filter(project=project, annotator_id=judgment.annotator_id).first()
         judgment.included, judgment.weight = include_and_weight(
-            decision, bool(judgment.quality_reasons), stats.weight if stats else 1.0
+            decision, bool(judgment.quality_reasons), stats.weight if stats else 1.0,
+            withdrawn=judgment.withdrawn_at is not None,
         )
         judgment.save(update_fields=["override", "included", "weight"])
         audit_record(

@@ -26,6 +26,7 @@ REASON_LABELS = {
     "length_bias:annotator": "annotator's length bias",
     "banned": "annotator banned",
     "override": "excluded by a reviewer",
+    "withdrawn": "withdrawn by the annotator (undo)",
 }
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from config.errors import AppError
 from labeling.models import Assignment, Judgment, Project, Task, TaskSample
+from labeling.quality.pipeline import withdrawn_decision
 from labeling.quality.services import quality_note_judgment
 
 MAX_RATIONALE = 5000
@@ -173,7 +174,10 @@ def judgment_undo_last(*, project: Project, annotator: AbstractBaseUser) -> Assi
         if judgment is None:
             return None
         judgment.withdrawn_at = now
-        judgment.save(update_fields=["withdrawn_at"])
+        # Out of the clean data in the database too, not only in the exports; the recomputation
+        # reads live judgments only, so it never puts it back.
+        judgment.included, judgment.quality_reasons = withdrawn_decision(judgment.quality_reasons)
+        judgment.save(update_fields=["withdrawn_at", "included", "quality_reasons"])
         Task.objects.filter(pk=judgment.task_id).update(judgment_count=F("judgment_count") - 1)
         assignment = judgment.assignment
         assignment.status = Assignment.Status.OPEN
