@@ -11,6 +11,7 @@ from django.conf import settings
 from config.errors import AppError
 from rewards.models import RewardModel
 from rewards.services.snapshot import messages_text
+from training.artifacts import artifact_materialize
 
 MAX_SCORE_ITEMS = getattr(settings, "REWARD_SCORE_MAX_ITEMS", 256)
 CACHE_SIZE = max(1, getattr(settings, "REWARD_MODEL_CACHE_SIZE", 2))
@@ -24,8 +25,18 @@ class ScoreInputError(AppError):
     """A bad score request: 400 with one entry per bad item and field, or 413 when too long."""
 
 
+def _too_long(length: int) -> str | None:
+    """The error for a text of this length over the per-text limit: the ingestion limit, since a
+    scored text is the kind of text ingestion stores, and the model's cost grows with it."""
+    limit = settings.INGEST_MAX_TEXT_CHARS
+    if length > limit:
+        return f"must be at most {limit} characters (PREFLAB_INGEST_MAX_TEXT_CHARS); this one has {length}"
+    return None
+
+
 def score_items_parse(items: Any, *, limit: int = MAX_SCORE_ITEMS) -> tuple[list[str], list[str]]:
-    """Check a list of {"prompt", "response"} (prompt: text or chat turns); return (prompts, responses)."""
+    """Check a list of {"prompt", "response"} (prompt: text or chat turns; each text at most
+    INGEST_MAX_TEXT_CHARS, a chat prompt's contents together); return (prompts, responses)."""
     if not isinstance(items, list):
         raise ScoreInputError('Send a JSON list of {"prompt", "response"} objects.')
     if len(items) > limit:
@@ -37,18 +48,24 @@ def score_items_parse(items: Any, *, limit: int = MAX_SCORE_ITEMS) -> tuple[list
     prompts, responses = [], []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            errors.append({"index": index, "field": None, "message": "must be an object"})
+            errors.append({"index": index, "field": "", "message": 'must be an object {"prompt", "response"}'})
             continue
         prompt, response = item.get("prompt"), item.get("response")
+        prompt_length = len(prompt) if isinstance(prompt, str) else 0
         if isinstance(prompt, list) and prompt and all(
             isinstance(t, dict) and isinstance(t.get("content"), str) for t in prompt
         ):
+            prompt_length = sum(len(t["content"]) for t in prompt)
             prompt = messages_text(prompt)
         if not isinstance(prompt, str):
             errors.append({"index": index, "field": "prompt",
                            "message": "must be a string or a list of {role, content} turns"})
+        elif message := _too_long(prompt_length):
+            errors.append({"index": index, "field": "prompt", "message": message})
         if not isinstance(response, str):
             errors.append({"index": index, "field": "response", "message": "must be a string"})
+        elif message := _too_long(len(response)):
+            errors.append({"index": index, "field": "response", "message": message})
         prompts.append(prompt)
         responses.append(response)
     if errors:
@@ -65,7 +82,7 @@ def reward_model_load(model: RewardModel) -> Any:
             return _cache[key]
     from rewards.engine import load_reward_model
 
-    loaded = load_reward_model(model.adapter_path, base_model=model.base_model or None)
+    loaded = load_reward_model(str(artifact_materialize(model.adapter_path)), base_model=model.base_model or None)
     loaded.reward_offset = model.offset
     with _lock:
         _cache[key] = loaded

@@ -61,7 +61,7 @@ def test_unknown_model_is_404_and_anonymous_refused(staff_client, reward_model):
         ([], 400, "empty"),
         ([{"prompt": "x", "response": "y"}] * 257, 413, "limit of 256"),
         ([{"prompt": "x", "response": "y"}, {"prompt": "x"}, "text", {"prompt": 3, "response": 4}], 400,
-         [{"index": 1, "field": "response"}, {"index": 2, "field": None}, {"index": 3, "field": "prompt"},
+         [{"index": 1, "field": "response"}, {"index": 2, "field": ""}, {"index": 3, "field": "prompt"},
           {"index": 3, "field": "response"}]),
     ],
 )
@@ -73,6 +73,23 @@ def test_bad_requests_name_the_problem(staff_client, reward_model, body, status,
         assert expected in data["detail"]
     else:
         assert [{"index": e["index"], "field": e["field"]} for e in data["errors"]] == expected
+
+
+def test_each_text_is_limited_to_the_ingestion_limit(staff_client, reward_model, settings):
+    limit = settings.INGEST_MAX_TEXT_CHARS
+    at_limit = {"prompt": "p" * limit, "response": "r" * limit}
+    body = [at_limit, {"prompt": "ok", "response": "r" * (limit + 1)},
+            {"prompt": [{"role": "user", "content": "u" * limit}, {"role": "user", "content": "u"}], "response": "ok"}]
+    response = staff_client.post(URL.format(reward_model.pk), body, format="json")
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(1, "response"), (2, "prompt")]
+    expected = f"at most {limit} characters (PREFLAB_INGEST_MAX_TEXT_CHARS); this one has {limit + 1}"
+    assert expected in errors[0]["message"]
+    assert f"this one has {limit + 1}" in errors[1]["message"]  # a chat prompt: its contents together
+    settings.INGEST_MAX_TEXT_CHARS = 5
+    short = staff_client.post(URL.format(reward_model.pk), [{"prompt": "12345", "response": "123456"}], format="json")
+    assert short.status_code == 400 and short.json()["errors"][0]["field"] == "response"
 
 
 def test_missing_adapter_is_503_without_server_paths(staff_client, reward_model, tmp_path, caplog):
