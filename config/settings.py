@@ -175,6 +175,9 @@ INGEST_MAX_TEXT_CHARS = env_int("PREFLAB_INGEST_MAX_TEXT_CHARS", 32_768)
 INGEST_MAX_TURNS = env_int("PREFLAB_INGEST_MAX_TURNS", 256)
 # Judgments per crowd-API request (413 above); each is recorded through the judging service.
 CROWD_MAX_JUDGMENTS = env_int("PREFLAB_CROWD_MAX_JUDGMENTS", 1000)
+# The annotator page's submit and skip bodies: 413 above, before parsing. 64 KiB holds the longest
+# rationale (judging.MAX_RATIONALE characters) even with every character JSON-escaped.
+PAGE_MAX_BODY_BYTES = env_int("PREFLAB_PAGE_MAX_BODY_BYTES", 64 * 1024)
 # Every JSON body (API and annotator pages): nesting deeper than this is a 400 (labeling/api/parsers.py).
 API_MAX_JSON_DEPTH = env_int("PREFLAB_API_MAX_JSON_DEPTH", 32)
 

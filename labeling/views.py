@@ -2,6 +2,7 @@
 next task appears without a full reload. A refused answer (JudgmentError, an AppError) becomes
 {"error": message} with its status in config.errors.AppErrorMiddleware."""
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -75,8 +76,25 @@ def _task_payload(
     return JsonResponse(_task_data(request, project, assignment, with_progress=with_progress))
 
 
+def _body_size_check(request: HttpRequest) -> None:
+    """A 413 for a body over PAGE_MAX_BODY_BYTES, decided from the declared length before the body
+    is read (and from the read length), so an oversize body is never parsed."""
+    limit = settings.PAGE_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    size = declared if declared > limit else len(request.body)
+    if size > limit:
+        raise JudgmentError(
+            f"the body is {size} bytes, more than the limit of {limit} bytes (PREFLAB_PAGE_MAX_BODY_BYTES)",
+            status=413,
+        )
+
+
 def _body(request: HttpRequest) -> dict:
     """The JSON object the page sent, through the API's strict parser (named 400s, never a 500)."""
+    _body_size_check(request)
     try:
         data = json_body_parse(request.body or b"{}")
     except JSONBodyError as exc:
