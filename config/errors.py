@@ -39,12 +39,28 @@ class AppError(Exception):
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
     """DRF's handler for its own exceptions (validation, authentication, 404, 415, ...), plus AppError."""
+    from rest_framework.exceptions import ValidationError
     from rest_framework.response import Response
     from rest_framework.views import exception_handler as drf_exception_handler
 
     if isinstance(exc, AppError):
         return Response(exc.api_body(), status=exc.status)
+    if isinstance(exc, ValidationError):
+        # DRF's own shape ({"field": [...]} or [...]) is not the documented one: name each field.
+        errors = _validation_errors(exc.detail, "")
+        message = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+        return Response({"detail": message or "invalid request", "errors": errors}, status=exc.status_code)
     return drf_exception_handler(exc, context)
+
+
+def _validation_errors(detail: Any, where: str) -> list[dict[str, Any]]:
+    """DRF's nested ValidationError detail as the documented `errors` entries."""
+    if isinstance(detail, dict):
+        return [e for key, value in detail.items()
+                for e in _validation_errors(value, f"{where}.{key}" if where else str(key))]
+    if isinstance(detail, list):
+        return [e for value in detail for e in _validation_errors(value, where)]
+    return [{"index": None, "field": where, "message": str(detail)}]
 
 
 class AppErrorMiddleware:

@@ -8,10 +8,10 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import AppError
 from labeling.api.permissions import ProjectAccess
 from labeling.api.schema import error_responses
 from labeling.api.serializers import IngestionResultSerializer, ItemInSerializer, ProjectSerializer
@@ -107,7 +107,9 @@ class ExportView(APIView):
         project = get_object_or_404(Project, slug=slug)
         export_format = request.query_params.get("format", "pairs")
         if export_format not in EXPORT_FORMATS:
-            raise ValidationError({"format": f"must be one of {', '.join(EXPORT_FORMATS)}"})
+            choices = ", ".join(EXPORT_FORMATS)
+            raise AppError(f"the query parameter format must be one of {choices}",
+                           errors=[{"index": None, "field": "format", "message": f"must be one of {choices}"}])
         clean = _flag(request.query_params.get("clean"))
         if clean:
             quality_ensure_current(project=project)  # judgments since the last quality pass are filtered too
