@@ -8,7 +8,11 @@ optionally `errors`, one entry per bad item and field. Views do not catch them:
   answers `{"detail": message, "errors": [...]}` (errors only when there are any), the documented
   error shape (labeling/api/schema.py);
 - in the plain Django views (the annotator page's JSON endpoints) `AppErrorMiddleware` answers
-  `{"error": message}`, the shape the page's script reads.
+  `{"error": message}`, the shape the page's script reads;
+- for a form a page posted (the review pages, the admin: the browser asks for HTML, the body is no
+  JSON) `AppErrorMiddleware` shows the message as those pages show their own errors: a flash
+  message on the page the form came from (a redirect back); other HTML requests get the styled
+  error page with the status.
 """
 
 from collections.abc import Callable
@@ -74,5 +78,30 @@ class AppErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, AppError):
+            if _is_page_request(request):
+                return _page_error(request, exception)
             return JsonResponse({"error": exception.message}, status=exception.status)
         return None
+
+
+def _is_page_request(request: HttpRequest) -> bool:
+    """A browser on a page (a form posted, a link followed): it asks for HTML and sends no JSON
+    (the annotator page's script sends JSON and accepts anything)."""
+    return "text/html" in request.headers.get("Accept", "") and request.content_type != "application/json"
+
+
+def _page_error(request: HttpRequest, error: AppError) -> HttpResponse:
+    """A posted form goes back to the page it came from, with the message shown there; anything
+    else (or no page of this site to go back to) gets the styled error page with the status."""
+    from django.contrib import messages
+    from django.shortcuts import redirect, render
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    back = request.headers.get("Referer", "")
+    if request.method == "POST" and back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        messages.error(request, error.message)
+        return redirect(back)
+    return render(request, "labeling/app_error.html", {"status": error.status, "message": error.message},
+                  status=error.status)

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from config.errors import AppError
 from labeling.models import Judgment, Project, Task, TaskSample
 from labeling.quality.models import AnnotatorStats, AnnotatorStatus, AuditLog
 from labeling.quality.pipeline import include_and_weight
@@ -16,8 +17,11 @@ from labeling.services.judging import is_id
 OVERRIDES = ("include", "exclude", "")
 
 
-class ReviewError(Exception):
-    """The decision is refused; the message says why."""
+class ReviewError(AppError):
+    """The decision is refused; the message says why (a 400). Raised under a review page's or the
+    admin's form, config.errors.AppErrorMiddleware shows it as a flash message on that page."""
+
+    status = 400
 
 
 def audit_record(
