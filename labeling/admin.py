@@ -3,7 +3,7 @@ import json
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 
 from labeling.api.parsers import SURROGATE, JSONBodyError, json_body_parse
 from labeling.models import (
@@ -21,7 +21,14 @@ from labeling.models import (
     Task,
     TaskSample,
 )
-from labeling.quality.review import ReviewError, gold_answer_check, judgment_override, task_review_update
+from labeling.quality.review import (
+    ReviewError,
+    admin_audit_fields,
+    admin_edit_audit,
+    gold_answer_check,
+    judgment_override,
+    task_review_update,
+)
 
 
 class StrictJSONFormField(forms.JSONField):
@@ -52,8 +59,34 @@ class StrictJSONAdmin(admin.ModelAdmin):
     formfield_overrides = {models.JSONField: {"form_class": StrictJSONFormField}}
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Additions, changes and deletions written to the audit log (admin_edit_audit): the fields as
+    stored before the save, compared after the related saves (a project's annotators are saved
+    there). A deletion is logged in the same transaction, so a refused deletion logs nothing."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        stored = type(obj).objects.filter(pk=obj.pk).first() if change else None
+        request._audit_before = admin_audit_fields(stored) if stored is not None else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        admin_edit_audit(obj=form.instance, actor=request.user, before=getattr(request, "_audit_before", None))
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            admin_edit_audit(obj=obj, actor=request.user, before=admin_audit_fields(obj), deleted=True)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                admin_edit_audit(obj=obj, actor=request.user, before=admin_audit_fields(obj), deleted=True)
+            super().delete_queryset(request, queryset)
+
+
 @admin.register(Project)
-class ProjectAdmin(StrictJSONAdmin):
+class ProjectAdmin(AuditedAdmin, StrictJSONAdmin):
     list_display = ["slug", "name", "kind", "ranking_k", "judgments_per_task", "lease_seconds", "is_active"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["annotators"]
@@ -116,7 +149,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedAdmin):
     list_display = ["name", "project", "created_at", "revoked"]
     readonly_fields = ["key_hash", "project", "name", "created_at"]  # only revoking is a change
 

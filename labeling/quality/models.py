@@ -110,9 +110,13 @@ class QualitySnapshot(models.Model):
 
 
 class AuditLog(models.Model):
-    """Every manual quality decision: who, when, what, before and after, and why."""
+    """Every manual quality decision, and every admin edit of a project or an API token: who, when,
+    what, before and after, and why."""
 
-    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="audit_entries")
+    # SET_NULL: the log outlives a deleted project (its deletion is an entry too).
+    project = models.ForeignKey(
+        "labeling.Project", null=True, on_delete=models.SET_NULL, related_name="audit_entries"
+    )
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     action = models.CharField(max_length=40)

@@ -1,6 +1,7 @@
 """Manual decisions: include/exclude overrides on judgments, pause/ban of annotators, and a task's
 priority and gold answer. Each is validated, reversible and writes an AuditLog row (who, when,
-what, before/after, why). The review pages and the Django admin change data only through these."""
+what, before/after, why). The review pages and the Django admin change data only through these.
+The admin's own edits of projects and API tokens are written to the same log (admin_edit_audit)."""
 
 from typing import Any
 
@@ -8,7 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from config.errors import AppError
-from labeling.models import Judgment, Project, Task, TaskSample
+from labeling.models import ApiToken, Judgment, Project, Task, TaskSample
 from labeling.quality.models import AnnotatorStats, AnnotatorStatus, AuditLog
 from labeling.quality.pipeline import include_and_weight
 from labeling.quality.services import quality_enqueue
@@ -32,6 +33,57 @@ def audit_record(
         project=project, actor=actor, action=action, target_type=target_type, target_id=target_id,
         before=before, after=after, reason=reason,
     )
+
+
+# What the audit log records of a project or an API token changed in the admin: an allow-list, so a
+# field added later is not logged unseen. A token's key hash is never recorded (nor its raw key,
+# which is never stored).
+ADMIN_AUDITED_FIELDS = {
+    "project": ["slug", "name", "instructions", "kind", "ranking_k", "judgments_per_task", "lease_seconds",
+                "is_active", "quality_config", "annotators"],
+    "api_token": ["name", "project", "revoked"],
+}
+
+
+def _admin_target(obj: Project | ApiToken) -> tuple[str, Project]:
+    return ("project", obj) if isinstance(obj, Project) else ("api_token", obj.project)
+
+
+def admin_audit_fields(obj: Project | ApiToken) -> dict[str, Any]:
+    """The audited fields of a project or an API token as the database holds them, as JSON
+    (a project's annotators as sorted usernames, a token's project as its slug)."""
+    kind, _ = _admin_target(obj)
+    values: dict[str, Any] = {}
+    for name in ADMIN_AUDITED_FIELDS[kind]:
+        if name == "annotators":
+            values[name] = sorted(obj.annotators.values_list("username", flat=True)) if obj.pk else []
+        elif name == "project":
+            values[name] = obj.project.slug
+        else:
+            values[name] = getattr(obj, name)
+    return values
+
+
+def admin_edit_audit(
+    *, obj: Project | ApiToken, actor: AbstractBaseUser, before: dict[str, Any] | None, deleted: bool = False
+) -> AuditLog | None:
+    """Record an admin's creation (before None), change or deletion (deleted) of a project or an
+    API token: who, which, and the fields that changed, before and after (all of them when made or
+    deleted). Nothing is recorded for a save that changed nothing. A deleted project's entries
+    stay, with no project (AuditLog.project is SET_NULL)."""
+    kind, project = _admin_target(obj)
+    now = {} if deleted else admin_audit_fields(obj)
+    if before is None:
+        action, before, after = "created", {}, now
+    elif deleted:
+        action, after = "deleted", {}
+    else:
+        changed = [name for name in now if before.get(name) != now[name]]
+        if not changed:
+            return None
+        action, before, after = "changed", {n: before.get(n) for n in changed}, {n: now[n] for n in changed}
+    return audit_record(project=project, actor=actor, action=f"{kind}_{action}", target_type=kind,
+                        target_id=obj.pk, before=before, after=after, reason="admin")
 
 
 def judgment_override(

@@ -140,6 +140,12 @@ ACTION_LABELS = {
     "judgment_override": "Judgment included/excluded by hand",
     "annotator_status": "Annotator paused, banned or reinstated",
     "task_update": "Task changed",
+    "project_created": "Project created (admin)",
+    "project_changed": "Project changed (admin)",
+    "project_deleted": "Project deleted (admin)",
+    "api_token_created": "API token created (admin)",
+    "api_token_changed": "API token changed (admin)",
+    "api_token_deleted": "API token deleted (admin)",
 }
 FIELD_LABELS = {
     "override": "override",

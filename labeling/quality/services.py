@@ -54,7 +54,10 @@ def quality_fingerprint(*, project: Project) -> str:
     )
     parts = {
         "judgments": judgments,
-        "audit": AuditLog.objects.filter(project=project).aggregate(last=Max("id"))["last"],
+        # Manual quality decisions only: an admin's edit of the project (its settings are read
+        # below) or of a token changes nothing the pass reads.
+        "audit": AuditLog.objects.filter(project=project).exclude(target_type__in=["project", "api_token"])
+        .aggregate(last=Max("id"))["last"],
         "statuses": list(
             AnnotatorStatus.objects.filter(project=project).order_by("annotator_id")
             .values_list("annotator_id", "status")
