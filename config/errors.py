@@ -13,12 +13,28 @@ optionally `errors`, one entry per bad item and field. Views do not catch them:
   JSON) `AppErrorMiddleware` shows the message as those pages show their own errors: a flash
   message on the page the form came from (a redirect back); other HTML requests get the styled
   error page with the status.
+
+A database that cannot be reached (django.db.OperationalError or InterfaceError: PostgreSQL
+restarting or down, SQLite locked past its timeout) is a 503 with Retry-After, never a 500 with a
+traceback: `{"detail"}` in the API, `{"error"}` for the page's JSON endpoints, a plain HTML page
+otherwise (`database_unavailable_response`); `server_error` (handler500) does the same for one
+raised outside a view. The connection is dropped and made again at the next request
+(CONN_HEALTH_CHECKS); each request runs in its own transactions, so nothing is half-written.
 """
 
+import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+DATABASE_UNAVAILABLE = "The database is unavailable right now (it may be restarting). Try again in a moment."
+RETRY_AFTER_SECONDS = 5
 
 # DRF is imported inside the handler: its views module reads the parser setting when imported,
 # and the parser module (labeling/api/parsers.py) imports AppError from here.
@@ -49,6 +65,9 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpRespon
 
     if isinstance(exc, AppError):
         return Response(exc.api_body(), status=exc.status)
+    if is_database_unavailable(exc):
+        _log_unavailable(context.get("request"), exc)
+        return Response({"detail": DATABASE_UNAVAILABLE}, status=503, headers=_RETRY_AFTER)
     if isinstance(exc, ValidationError):
         # DRF's own shape ({"field": [...]} or [...]) is not the documented one: name each field.
         errors = _validation_errors(exc.detail, "")
@@ -68,7 +87,8 @@ def _validation_errors(detail: Any, where: str) -> list[dict[str, Any]]:
 
 
 class AppErrorMiddleware:
-    """An AppError raised by a plain Django view becomes `{"error": message}` with its status."""
+    """An AppError raised by a plain Django view becomes `{"error": message}` with its status; a
+    database that cannot be reached, a 503 (`database_unavailable_response`)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
@@ -81,7 +101,46 @@ class AppErrorMiddleware:
             if _is_page_request(request):
                 return _page_error(request, exception)
             return JsonResponse({"error": exception.message}, status=exception.status)
+        if is_database_unavailable(exception):
+            _log_unavailable(request, exception)
+            return database_unavailable_response(request)
         return None
+
+
+_RETRY_AFTER = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def _log_unavailable(request: Any, exc: BaseException) -> None:
+    where = f"{request.method} {request.path}" if request is not None else "a request"
+    logger.error("database unavailable, answered 503 to %s: %s", where, str(exc).strip() or type(exc).__name__)
+
+
+def database_unavailable_response(request: HttpRequest) -> HttpResponse:
+    """The 503 for a request the database could not serve: a plain page for a browser on a page
+    (rendered without the request: its context processors would read the database), else
+    `{"error"}` (the annotator page's script, API clients)."""
+    if _is_page_request(request):
+        response = HttpResponse(render_to_string("503.html"), status=503)
+    else:
+        response = JsonResponse({"error": DATABASE_UNAVAILABLE}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the database's errors raised outside a view (in a middleware) are a 503 as
+    well; anything else is Django's 500 page."""
+    from django.views.defaults import server_error as django_server_error
+
+    exc = sys.exc_info()[1]
+    if is_database_unavailable(exc):
+        _log_unavailable(request, exc)
+        return database_unavailable_response(request)
+    return django_server_error(request)
 
 
 def _is_page_request(request: HttpRequest) -> bool:
