@@ -71,3 +71,22 @@ def test_pages_have_no_inline_script(client, make_project, make_user):
         scripts = re.findall(r"<script\b[^>]*>", html)
         assert all("src=" in tag for tag in scripts), (path, scripts)
         assert not re.search(r"\son[a-z]+\s*=", html.replace("onerror=", "")), path  # no inline handlers
+
+
+def test_pages_have_no_inline_style_and_the_policy_allows_none(client, make_project, make_user):
+    from labeling.services.ingestion import items_ingest
+    from tests.factories import item
+
+    project = make_project("pairs")
+    items_ingest(project=project, items=[item("p1")])
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    paths = ("/", "/label/pairs/", "/history/", "/logout/", "/no/such/page/", "/review/", "/review/pairs/",
+             "/review/pairs/annotators/", "/review/pairs/flagged/?queue=all", "/review/pairs/audit/", "/api/docs/",
+             "/admin/", "/admin/labeling/task/", f"/admin/labeling/project/{project.pk}/change/")
+    for path in paths:
+        response = client.get(path)
+        style_src = response["Content-Security-Policy"].split("style-src")[1].split(";")[0]
+        assert style_src.strip() == "'self'", path
+        html = response.content.decode()
+        # SVG presentation attributes (fill=, stroke=) are fine under the policy; style= and <style> are not.
+        assert not re.search(r"\sstyle\s*=|<style\b", html), path

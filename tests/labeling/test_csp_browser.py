@@ -1,5 +1,6 @@
-"""Under the Content-Security-Policy, a real browser (chromium) still labels, and Swagger UI and
-the admin still work; the browser reports no blocked script or style."""
+"""Under the Content-Security-Policy (no inline script, no inline style), a real browser (chromium)
+still labels, and Swagger UI, the admin and the review pages still work; the browser reports no
+blocked script or style."""
 
 import pytest
 
@@ -36,10 +37,18 @@ def test_pages_work_under_the_policy(live_server, browser_page, make_project, ma
     page.wait_for_selector(".opblock", timeout=30_000)  # Swagger UI rendered the operations
     page.goto(f"{live_server.url}/admin/labeling/task/")
     page.wait_for_selector("#result_list")
+    page.goto(f"{live_server.url}/admin/labeling/project/{pairs.pk}/change/")
+    page.wait_for_selector("#id_annotators_from")  # the admin's script built the two-list picker
+    for path in ("/review/pairs/", "/review/pairs/annotators/", "/review/pairs/flagged/?queue=all",
+                 "/review/pairs/audit/", "/logout/"):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_selector("h1")
     page.goto(f"{live_server.url}/review/pairs/")
-    page.wait_for_selector("h1")
+    # The review pages' styles come from the stylesheet (they were an inline <style> block).
+    assert page.eval_on_selector("nav.review-nav", "e => getComputedStyle(e).display") == "flex"
 
     assert blocked == []  # nothing the pages themselves need was blocked
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
 
     # and the policy is enforced: an inline script injected into the page does not run
     page.goto(f"{live_server.url}/label/pairs/")
@@ -47,3 +56,8 @@ def test_pages_work_under_the_policy(live_server, browser_page, make_project, ma
                              document.body.appendChild(s); }""")
     assert page.evaluate("window.inlineRan") is None
     assert any("script" in m for m in blocked)  # and was reported as blocked
+    # so is an inline style (a <style> block injected into the page does not apply)
+    page.evaluate("""() => { const s = document.createElement('style'); s.textContent = 'body { color: rgb(1, 2, 3); }';
+                             document.head.appendChild(s); }""")
+    assert page.evaluate("getComputedStyle(document.body).color") != "rgb(1, 2, 3)"
+    assert any("style" in m for m in blocked)
