@@ -22,5 +22,7 @@ urlpatterns = [
     path("api/v1/", include("crowd.api.urls")),
     path("api/v1/", include("rounds.api.urls")),
     path("review/", include("labeling.quality.urls")),
+    path("runs/", include("training.urls")),
+    path("rounds/", include("rounds.urls")),
     path("", include("labeling.urls")),
 ]

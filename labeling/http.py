@@ -3,6 +3,8 @@
 from collections.abc import Callable, Sequence
 from functools import wraps
 
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -30,3 +32,16 @@ def require_http_methods(allowed: Sequence[str]) -> Callable[[Callable], Callabl
 
 
 require_POST = require_http_methods(["POST"])
+
+
+def staff_only(view: Callable) -> Callable:
+    """Anonymous visitors go to the login page; logged-in non-staff get 403 (the review, run and
+    round pages)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise PermissionDenied("These pages are for staff.")
+        return view(request, *args, **kwargs)
+
+    return login_required(wrapped)

@@ -31,11 +31,16 @@ class RoundAdmin(admin.ModelAdmin):
     list_display = ["pk", "project", "number", "status", "current_step", "trigger", "dataset", "reward_model",
                     "policy", "generation_run", "created_at"]
     list_filter = ["project", "status", "trigger"]
-    readonly_fields = ["project", "number", "status", "current_step", "error", "config", "execute_here", "trigger",
-                       "lineage", "created_by", "created_at", "finished_at"]
+    readonly_fields = ["page", "project", "number", "status", "current_step", "error", "config", "execute_here",
+                       "trigger", "lineage", "created_by", "created_at", "finished_at"]
     exclude = ["dataset", "reward_model", "policy", "generation_run"]
     inlines = [RoundStepInline]
     actions = ["retry_rounds", "start_next_rounds"]
+
+    @admin.display(description="Round page")
+    def page(self, obj: Round) -> str:
+        url = reverse("rounds:round", args=[obj.project.slug, obj.number])
+        return format_html('<a href="{}">live steps and lineage; retry</a>', url)
 
     @admin.display(description="Lineage: judgments → dataset → reward model → policy → samples")
     def lineage(self, obj: Round) -> str:

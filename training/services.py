@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.errors import AppError
 from config.jobs import enqueue_on_commit
 from training.models import TrainingRun
 
@@ -21,6 +22,12 @@ logger = logging.getLogger(__name__)
 
 class RunCancelled(Exception):
     """Raised inside a runner when an admin asked to cancel the run."""
+
+
+class RunStateError(AppError):
+    """A run asked for what its state does not allow (retry a run that has not failed)."""
+
+    status = 409
 
 
 def stale_after() -> timedelta:
@@ -123,6 +130,25 @@ def run_cancel(*, run: TrainingRun) -> TrainingRun:
         locked.save()
     if cancelled_now:
         _notify_finished(locked)
+    return locked
+
+
+def run_retry(*, run: TrainingRun) -> TrainingRun:
+    """Queue a failed or cancelled run again. The same run (id, settings, inputs) resumes from its
+    last checkpoint, so whatever names it still does: a round stopped on it reuses it once retried."""
+    with transaction.atomic():
+        locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status not in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED):
+            raise RunStateError(f"run {locked.pk} is {locked.status}; only a failed or cancelled run can be retried")
+        # The error is cleared for the new attempt; its first line stays in the log.
+        first_line = (locked.error.strip().splitlines() or [""])[0][:500]
+        note = f"retry: queued again; it was {locked.status}" + (f": {first_line}" if first_line else "")
+        locked.status, locked.cancel_requested, locked.error = TrainingRun.Status.QUEUED, False, ""
+        locked.finished_at, locked.enqueued_at = None, timezone.now()
+        locked.save(update_fields=["status", "cancel_requested", "error", "finished_at", "enqueued_at"])
+        _enqueue(locked.pk)
+    run_log(run_id=locked.pk, line=note)
+    locked.refresh_from_db()
     return locked
 
 

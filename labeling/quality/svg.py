@@ -80,8 +80,11 @@ def histogram(values: Sequence[float], *, title: str, x_label: str, bins: int = 
 
 
 def line_chart(x_labels: Sequence[str], series: dict[str, Sequence[float | None]], *, title: str,
-               y_min: float | None = None, y_max: float | None = None) -> SafeString:
-    """One polyline per series over the same x positions; gaps where a value is missing."""
+               y_min: float | None = None, y_max: float | None = None, x_values: Sequence[float] | None = None,
+               y_format: str = ".2f") -> SafeString:
+    """One polyline per series over the same x positions: evenly spaced, or placed by ``x_values``
+    (e.g. training steps, which a run logs at uneven intervals); gaps where a value is missing.
+    Each point's tooltip gives its x label and value."""
     known = [v for ys in series.values() for v in ys if v is not None and math.isfinite(v)]
     if not x_labels or not known:
         return _empty(title)
@@ -90,22 +93,28 @@ def line_chart(x_labels: Sequence[str], series: dict[str, Sequence[float | None]
     hi = hi if hi > lo else lo + 1.0
     plot_w, plot_h = W - PAD_L - PAD_R, H - PAD_T - PAD_B
     step = plot_w / max(1, len(x_labels) - 1)
+    x_lo = x_values[0] if x_values else 0.0
+    x_span = (x_values[-1] - x_lo) if x_values else 0.0
 
     def xy(i: int, v: float) -> tuple[float, float]:
-        return PAD_L + i * step, PAD_T + plot_h * (1 - (v - lo) / (hi - lo))
+        x = PAD_L + plot_w * (x_values[i] - x_lo) / x_span if x_span > 0 else PAD_L + i * step
+        return x, PAD_T + plot_h * (1 - (v - lo) / (hi - lo))
 
     body = [_text(W / 2, 14, title, size=13, color="#1d2330")]
     for frac in (0, 0.5, 1.0):
         y = PAD_T + plot_h * (1 - frac)
         body.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d7dce5"/>')
-        body.append(_text(PAD_L - 6, y + 4, f"{lo + (hi - lo) * frac:.2f}", anchor="end"))
+        body.append(_text(PAD_L - 6, y + 4, format(lo + (hi - lo) * frac, y_format), anchor="end"))
     for n, (name, ys) in enumerate(series.items()):
         color = COLORS[n % len(COLORS)]
-        points = [xy(i, v) for i, v in enumerate(ys) if v is not None and math.isfinite(v)]
+        known_at = [(i, v) for i, v in enumerate(ys) if v is not None and math.isfinite(v)]
+        points = [xy(i, v) for i, v in known_at]
         if len(points) > 1:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
             body.append(f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>')
-        body.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"/>' for x, y in points)
+        body.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(name)} at '
+                    f'{escape(x_labels[i])}: {v:.4g}</title></circle>'
+                    for (x, y), (i, v) in zip(points, known_at, strict=True))
         body.append(_text(PAD_L + 10 + n * 150, H - 4, f"■ {name}", anchor="start", color=color))
     body.append(_text(PAD_L, H - PAD_B + 14, x_labels[0], anchor="start"))
     if len(x_labels) > 1:

@@ -1,20 +1,15 @@
 """Review pages for staff: dashboard, annotator table and drill-down, flagged queue with
 overrides, pause/ban, audit log. Thin: reads from selectors, writes through services."""
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from labeling.display import judgments_as_shown
-from labeling.http import require_POST
+from labeling.http import require_POST, staff_only
 from labeling.models import Judgment, Project
 from labeling.quality import selectors, svg
 from labeling.quality.config import quality_config
@@ -24,18 +19,6 @@ from labeling.quality.models import AnnotatorStats
 from labeling.quality.review import annotator_status_set, judgment_override
 from labeling.quality.review_selectors import audit_rows, exclusion_summary
 from labeling.quality.services import quality_request
-
-
-def staff_only(view: Callable) -> Callable:
-    """Anonymous visitors go to the login page; logged-in non-staff get 403."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied("The review pages are for staff.")
-        return view(request, *args, **kwargs)
-
-    return login_required(wrapped)
 
 
 def _project(slug: str) -> Project:
