@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from training.distributed import is_main_process
+
 from .config import RewardConfig
 from .data import Element
 from .model import ENSEMBLE_KEY, FORMAT, META_FILE, read_meta
@@ -88,6 +90,8 @@ def train_reward_ensemble(
                                stopped_early=True)
         results.append(result)
 
+    if not is_main_process():  # under torchrun rank 0 alone writes and evaluates the ensemble
+        return TrainResult(Path(config.output_dir), per_member * len(members), {}, history)
     meta = _write_ensemble_meta(config, members)
     metrics: dict[str, Any] = {"steps": per_member * len(members), "members": len(members)}
     done = [r for r in results if r is not None]

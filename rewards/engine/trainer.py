@@ -3,6 +3,8 @@
 encode -> length-bucketed batches -> one forward per micro-batch (all responses of all its
 elements at once) -> preference loss -> accumulate -> clip -> AdamW step -> log, checkpoint.
 Resuming recomputes the same batch order from (seed, epoch) and skips what was done.
+Under torchrun each rank takes its share of every batch and the gradients are summed across ranks
+(training/distributed.py); rank 0 alone logs, checkpoints, evaluates and saves.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import torch
 from peft import PeftModel
 
+from training import distributed
 from training.torch_setup import autocast, setup_torch
 
 from .checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
@@ -36,7 +39,7 @@ from .model import (
     save_reward_model,
     training_pooling,
 )
-from .tokenize import EncodedElement, bucketed_batches, collate, encode_elements
+from .tokenize import Batch, EncodedElement, bucketed_batches, collate, encode_elements
 
 
 @dataclass
@@ -116,7 +119,11 @@ def train_reward_model(
             raise ValueError("an ensemble builds its own members; do not pass a model")
         return train_reward_ensemble(config, train_elements, eval_elements, resume=resume, progress=progress,
                                      on_log=on_log, stop_at_step=stop_at_step)
-    device, precision = setup_torch(config.threads, config.device, config.precision)
+    ctx = distributed.dist_context()
+    if ctx.enabled:
+        device, precision = distributed.distributed_setup(ctx, config.threads, config.device, config.precision)
+    else:
+        device, precision = setup_torch(config.threads, config.device, config.precision)
     total_steps = planned_steps(config, train_elements)
     if model is None:
         model, tokenizer = build_reward_model(config)
@@ -157,20 +164,27 @@ def train_reward_model(
             config=config.to_dict(), data_fingerprint=fingerprint,
         )
         start_step = info["step"]
+    if ctx.enabled:
+        distributed.broadcast_parameters(params)
 
     epoch_batches: dict[int, list[list[int]]] = {}
 
-    def micro_batch(i: int):
+    def micro_batch(i: int) -> tuple[Batch | None, int]:
+        """This rank's part of global micro-batch i (None if it got no element), and the global size."""
         epoch, j = divmod(i, per_epoch)
         if epoch not in epoch_batches:
             epoch_batches.clear()
             epoch_batches[epoch] = bucketed_batches(
                 costs, config.batch_size, seed=config.seed, epoch=epoch, multiplier=config.length_bucket_multiplier
             )
-        return collate([encoded[k] for k in epoch_batches[epoch][j]], pad_id).to(device)
+        indices = epoch_batches[epoch][j]
+        mine = distributed.shard(indices, ctx) if ctx.enabled else indices
+        if not mine:
+            return None, len(indices)
+        return collate([encoded[k] for k in mine], pad_id).to(device), len(indices)
 
     bar = None
-    if progress:
+    if progress and ctx.is_main:
         from tqdm import tqdm
 
         bar = tqdm(total=total_steps, initial=start_step, desc="train", unit="step", dynamic_ncols=True)
@@ -182,7 +196,9 @@ def train_reward_model(
     step = start_step
     for step in range(start_step, total_steps):
         for micro in range(config.grad_accum_steps):
-            batch = micro_batch(step * config.grad_accum_steps + micro)
+            batch, n_global = micro_batch(step * config.grad_accum_steps + micro)
+            if batch is None:  # a short last batch left this rank nothing; it adds zeros to the sum
+                continue
             with autocast(device, precision):
                 rewards = forward_rewards(
                     model, batch.input_ids, batch.attention_mask, batch.token_type_ids, is_decoder=is_decoder,
@@ -193,9 +209,13 @@ def train_reward_model(
                 margin=batch.margin, tie=batch.tie, ties=config.ties, tie_param=config.tie_param,
                 center_rewards_coef=config.center_rewards_coef,
             )
+            if ctx.enabled:  # this rank's share of the global batch's mean; the all-reduce adds the shares
+                loss = loss * (batch.n_elements / n_global)
             (loss / config.grad_accum_steps).backward()
             window.append(metrics)
             n_elements_done += batch.n_elements
+        if ctx.enabled:
+            distributed.all_reduce_gradients(params)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm or float("inf"))
         optimizer.step()
         scheduler.step()
@@ -203,18 +223,22 @@ def train_reward_model(
 
         done = step + 1
         if done % config.logging_steps == 0 or done == total_steps:
-            row = {k: sum(m[k] for m in window) / len(window) for k in window[0]}
+            if ctx.enabled:
+                row, n_all = _ranks_mean(window, n_elements_done, device)
+            else:
+                row, n_all = {k: sum(m[k] for m in window) / len(window) for k in window[0]}, n_elements_done
             row.update(step=done, total_steps=total_steps, lr=scheduler.get_last_lr()[0], grad_norm=float(grad_norm),
-                       elements_per_second=n_elements_done / (time.perf_counter() - t0))
+                       elements_per_second=n_all / (time.perf_counter() - t0))
             history.append(row)
             window.clear()
-            if on_log is not None:
+            if on_log is not None and ctx.is_main:
                 on_log(row)
             if bar is not None:
                 bar.set_postfix(loss=f"{row['loss']:.4f}", acc=f"{row['accuracy']:.3f}")
         if bar is not None:
             bar.update(1)
-        if out_dir is not None and config.save_steps and done % config.save_steps == 0 and done < total_steps:
+        if (out_dir is not None and config.save_steps and done % config.save_steps == 0 and done < total_steps
+                and ctx.is_main):
             save_checkpoint(
                 out_dir, model=model, optimizer=optimizer, scheduler=scheduler, step=done, total_steps=total_steps,
                 config=config.to_dict(), data_fingerprint=fingerprint, metrics=history[-1] if history else {},
@@ -223,10 +247,20 @@ def train_reward_model(
         if stop_at_step is not None and done >= stop_at_step and done < total_steps:
             if bar is not None:
                 bar.close()
+            if ctx.enabled:
+                distributed.barrier()
             return TrainResult(out_dir, done, {}, history, time.perf_counter() - t0, stopped_early=True)
     if bar is not None:
         bar.close()
     train_seconds = time.perf_counter() - t0
+    ranks: dict[str, Any] = {}
+    if ctx.enabled:
+        ranks = _ranks_report(ctx, params, n_elements_done, device)
+        n_elements_done = sum(ranks["elements_per_rank"])
+        if not ctx.is_main:  # rank 0 evaluates and saves; wait for it so no rank exits mid-save
+            distributed.barrier()
+            return TrainResult(out_dir, total_steps, {}, history, train_seconds,
+                               n_elements_done / max(train_seconds, 1e-9))
 
     score_kw = {"is_decoder": is_decoder, "pad_id": pad_id, "batch_size": config.eval_batch_size,
                 "device": device, "precision": precision, "pooling": config.pooling}
@@ -236,11 +270,33 @@ def train_reward_model(
                                "train_elements_per_second": n_elements_done / max(train_seconds, 1e-9)}
     if history:
         metrics["train_loss"] = history[-1]["loss"]
+    if ranks:
+        metrics["distributed"] = ranks
     if eval_encoded:
         eval_metrics = compute_metrics(score_encoded(model, eval_encoded, **score_kw), eval_encoded,
                                        reward_offset=offset)
         metrics.update({f"eval_{k}": v for k, v in eval_metrics.items()})
     if save and out_dir is not None:
         save_reward_model(model, tokenizer, out_dir, config=config, reward_offset=offset, metrics=metrics)
+    if ctx.enabled:
+        distributed.barrier()
     return TrainResult(out_dir, total_steps, metrics, history, train_seconds,
                        n_elements_done / max(train_seconds, 1e-9), offset)
+
+
+LOGGED = ("loss", "accuracy", "reward_gap")  # preference_loss's metrics, named so a rank with none still sends
+
+
+def _ranks_mean(window: list[dict[str, float]], n_elements: int, device: torch.device) -> tuple[dict[str, float], int]:
+    """The logged metrics averaged over every rank's micro-batches, and all ranks' elements so far."""
+    sums = distributed.all_reduce_sum([sum(m[k] for m in window) for k in LOGGED] + [len(window), n_elements], device)
+    count = max(sums[len(LOGGED)], 1.0)
+    return {k: sums[i] / count for i, k in enumerate(LOGGED)}, int(sums[-1])
+
+
+def _ranks_report(ctx: distributed.DistContext, params: list[torch.Tensor], n_elements: int,
+                  device: torch.device) -> dict[str, Any]:
+    """What each rank trained on and a checksum of where its weights ended (equal when in step)."""
+    rows = distributed.gather_objects((n_elements, distributed.parameters_checksum(params)))
+    return {"world_size": ctx.world_size, "backend": "nccl" if device.type == "cuda" else "gloo",
+            "elements_per_rank": [r[0] for r in rows], "weights_sha256_per_rank": [r[1] for r in rows]}

@@ -15,6 +15,11 @@ its 95% interval, the registered reward model and whether it was activated, and 
 lives in rewards.services.project_training (an RLHF round calls it too); this command parses the
 options, prints, and trains here.
 
+Several GPUs, one run: `torchrun --nproc_per_node N manage.py train_reward --pairs ... --out DIR`.
+Each rank takes 1/N of every batch (--batch-size stays the global batch) and the gradients are
+summed across ranks; rank 0 alone prints, checkpoints, evaluates and saves (training/distributed.py).
+--project is refused there: N processes would each snapshot the database.
+
 Each line is {"prompt"?, "chosen", "rejected"} (no prompt: the shared prefix of chosen and
 rejected is the prompt) or {"prompt", "responses": [...], "ranks": [...]}. Every field of
 RewardConfig is an option (``--lora-r``, ``--batch-size``, ...), with its help text.
@@ -30,6 +35,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from rewards.engine import DataError, Element, RewardConfig, read_elements, split_by_prompt, train_reward_model
 from training import cli
+from training.distributed import dist_context
 
 # Fields set by dedicated options rather than the generic --field-name ones.
 _SPECIAL = {"base_model", "output_dir"}
@@ -142,7 +148,11 @@ class Command(BaseCommand):
                               + (f": {reason}" if reason else "") + ")")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        ctx = dist_context()
         if options.get("project"):
+            if ctx.enabled:
+                raise CommandError("--project cannot run under torchrun (each rank would snapshot the database);"
+                                   " export the pairs and use --pairs, or --queue the run to a gpu worker")
             return self.handle_project(options)
         from rewards.services.runs import RunConfigError, reward_base_model
 
@@ -160,15 +170,21 @@ class Command(BaseCommand):
         if not train:
             raise CommandError("no training pairs left after the held-out split")
         config = config_from_options(options, base_model=base_model, output_dir=options["out"])
-        self.stderr.write(f"training on {len(train)} elements, {len(held)} held out; base {config.base_model}")
+        if ctx.is_main:
+            self.stderr.write(f"training on {len(train)} elements, {len(held)} held out; base {config.base_model}"
+                              + (f"; {ctx.world_size} ranks" if ctx.enabled else ""))
         try:
             result = train_reward_model(config, train, held or None, resume=options["resume"],
                                         progress=not options["no_progress"])
         except (OSError, ValueError, RuntimeError) as exc:
             raise CommandError(f"training failed: {exc}") from None
+        if not ctx.is_main:  # rank 0 reports for the run
+            return
         for key, value in result.metrics.items():
             if not isinstance(value, dict):
                 self.stdout.write(f"{key}={value:.4f}" if isinstance(value, float) else f"{key}={value}")
+        if result.metrics.get("distributed"):
+            self.stdout.write("distributed=" + json.dumps(result.metrics["distributed"]))
         if result.metrics.get("eval_accuracy_by_agreement"):
             self.stdout.write("eval_accuracy_by_agreement=" + json.dumps(result.metrics["eval_accuracy_by_agreement"]))
         from rewards.services.registry import accuracy_summary
