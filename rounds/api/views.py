@@ -31,7 +31,8 @@ def _creator(request):
 class RoundsView(APIView):
     permission_classes = [ProjectAccess]
 
-    @extend_schema(responses={200: RoundListSerializer, **error_responses(401, 403, 404)},
+    @extend_schema(operation_id="v1_projects_rounds_list", responses={200: RoundListSerializer,
+                                                                      **error_responses(401, 403, 404)},
                    summary=f"List the project's RLHF rounds, newest first (the last {LISTED})")
     def get(self, request, slug: str):
         project = get_object_or_404(Project, slug=slug)
