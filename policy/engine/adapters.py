@@ -228,10 +228,17 @@ def adapter_changed(params: list[torch.nn.Parameter], before: list[torch.Tensor]
 
 
 def load_for_generation(
-    base_model: str, adapter_dirs: list[str], *, device: str = "auto", precision: str = "auto"
+    base_model: str, adapter_dirs: list[str], *, device: str = "auto", precision: str = "auto",
+    backend: str | None = None,
 ) -> tuple[Any, Any, list[str | None]]:
     """The base once, with every adapter folder loaded under its own name (``a0``, ``a1``...).
-    Returns (model, tokenizer, adapter names); with no folders the name list is [None] (base)."""
+    Returns (model, tokenizer, adapter names); with no folders the name list is [None] (base).
+    ``backend`` (default: PREFLAB_GENERATION_BACKEND) 'vllm' returns a vLLM engine as the model
+    (vllm_backend.py), which generate_completions drives the same way."""
+    from .vllm_backend import generation_backend, load_vllm
+
+    if generation_backend(backend) == "vllm":
+        return load_vllm(base_model, adapter_dirs, precision=precision)
     base, tokenizer, _ = load_causal_base(base_model, device=device, precision=precision)
     if not adapter_dirs:
         return base, tokenizer, [None]

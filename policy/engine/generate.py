@@ -196,7 +196,12 @@ def generate_completions(
     on_batch: Any = None,
 ) -> list[Completion]:
     """k completions per prompt and per adapter, every adapter in the same batches. Seeded per
-    batch, so the same call writes the same samples."""
+    batch, so the same call writes the same samples. A vLLM engine from load_for_generation
+    (PREFLAB_GENERATION_BACKEND=vllm) generates them instead, as the same records."""
+    from .vllm_backend import VLLMGenerator  # here: it imports this module
+
+    if isinstance(model, VLLMGenerator):
+        return model.generate_completions(prompts, config, adapters=adapters, k=k, on_batch=on_batch)
     adapters = adapters if adapters is not None else [None]
     encoded = [encode_prompt(tokenizer, p, chat_template=config.chat_template, system_prompt=config.system_prompt,
                              max_length=config.max_prompt_length) for p in prompts]
