@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from .artifact_storage import artifact_storage_backend
 from .env import env_bool, env_choice, env_float, env_int, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -166,6 +167,13 @@ STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_USE_FINDERS = True
 
 ARTIFACT_DIR = env_path("PREFLAB_ARTIFACT_DIR", VAR_DIR / "artifacts")
+# Adapters and datasets go through the "artifacts" storage (training/artifacts.py): ARTIFACT_DIR
+# itself by default; PREFLAB_ARTIFACT_STORAGE=s3://bucket/prefix shares them between machines.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "artifacts": artifact_storage_backend(env_str("PREFLAB_ARTIFACT_STORAGE", "")),
+}
 
 # Ingestion limits: the API answers 413 with these numbers when a request exceeds them.
 INGEST_MAX_ITEMS = env_int("PREFLAB_INGEST_MAX_ITEMS", 10_000)

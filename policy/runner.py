@@ -15,6 +15,7 @@ from policy.services.generation import GeneratedSample, generated_samples_ingest
 from policy.services.registry import policy_register
 from rewards.models import RewardModel
 from rewards.runner import Reporter, json_safe, run_output_dir
+from training.artifacts import artifact_materialize, artifact_publish, run_key
 from training.writable import artifact_dir_ready, artifact_writes
 
 DEFAULT_SAVE_STEPS = 5
@@ -26,6 +27,9 @@ def _heartbeat_s() -> float:
 
 def _runtime(values: dict[str, Any], run) -> dict[str, Any]:
     values = {**values, "output_dir": str(run_output_dir(run.pk))}
+    for name in ("init_adapter", "value_init_adapter"):  # storage keys (or older rows' paths): local copies
+        if values.get(name):
+            values[name] = str(artifact_materialize(values[name]))
     if not values.get("threads"):
         values["threads"] = settings.TORCH_THREADS
     return values
@@ -72,13 +76,14 @@ def ppo_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
                            heldout_reward_fn=reward_callable(heldout) if heldout else None,
                            resume=True, progress=progress, on_log=reporter)
     metrics = json_safe({**result.summary(), **{f"last_{k}": v for k, v in result.history[-1].items()}})
+    key = artifact_publish(local_dir=config.output_dir, key=run_key(run.pk))  # before a row names it
     project = Project.objects.get(pk=inputs["project_id"])
     parent = PolicyModel.objects.filter(pk=inputs.get("start_policy")).first()
     model = policy_register(run=run, project=project, kind=PolicyModel.Kind.PPO, base_model=config.base_model,
-                            adapter_path=config.output_dir, metrics=metrics, parent=parent,
+                            adapter_path=key, metrics=metrics, parent=parent,
                             reward_model_id=reward_model.pk)
     metrics.update(policy_model=model.pk, activated=model.is_active)
-    return {"metrics": metrics, "artifact_path": config.output_dir}
+    return {"metrics": metrics, "artifact_path": key}
 
 
 def sft_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
@@ -95,11 +100,12 @@ def sft_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
     with artifact_writes(config.output_dir):
         result = train_sft(config, examples, resume=True, progress=progress, on_log=reporter)
     metrics = json_safe({**(result.history[-1] if result.history else {}), "examples": len(examples)})
+    key = artifact_publish(local_dir=config.output_dir, key=run_key(run.pk))
     project = Project.objects.get(pk=run.inputs["project_id"])
     model = policy_register(run=run, project=project, kind=PolicyModel.Kind.SFT, base_model=config.base_model,
-                            adapter_path=config.output_dir, metrics=metrics)
+                            adapter_path=key, metrics=metrics)
     metrics.update(policy_model=model.pk, activated=model.is_active)
-    return {"metrics": metrics, "artifact_path": config.output_dir}
+    return {"metrics": metrics, "artifact_path": key}
 
 
 def generate_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
@@ -112,7 +118,8 @@ def generate_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
     prompts = project_prompts(inputs["prompt_ids"])
     setup_torch(settings.TORCH_THREADS)
     trained = list({p.pk: p for p in policies if p}.values())
-    model, tokenizer, names = load_for_generation(inputs["base_model"], [p.adapter_path for p in trained])
+    local = [str(artifact_materialize(p.adapter_path)) for p in trained]  # downloaded once per machine
+    model, tokenizer, names = load_for_generation(inputs["base_model"], local)
     name_of = {p.pk: name for p, name in zip(trained, names, strict=False)}
     by_name = {name_of[p.pk]: p for p in trained}
     adapters = [name_of[p.pk] if p else None for p in policies]

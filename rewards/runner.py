@@ -13,13 +13,14 @@ from rewards.engine import RewardConfig, planned_steps, resume_step, train_rewar
 from rewards.models import PreferenceDataset
 from rewards.services.registry import reward_model_register
 from rewards.services.snapshot import dataset_elements
+from training.artifacts import artifact_materialize, artifact_publish, run_key, run_local_dir
 from training.writable import artifact_dir_ready, artifact_writes
 
 DEFAULT_SAVE_STEPS = 50
 
 
 def run_output_dir(run_id: int) -> Path:
-    return Path(settings.ARTIFACT_DIR) / "runs" / str(run_id)
+    return run_local_dir(run_id)
 
 
 def json_safe(value: Any) -> Any:
@@ -38,6 +39,8 @@ def reward_config_for_run(run) -> tuple[RewardConfig, int]:
     itself logs every step, so every step can heartbeat and notice a cancel."""
     values = dict(run.config)
     values["output_dir"] = str(run_output_dir(run.pk))
+    if values.get("init_adapter"):  # a storage key (or an older row's path): a local copy to start from
+        values["init_adapter"] = str(artifact_materialize(values["init_adapter"]))
     if not values.get("threads"):
         values["threads"] = settings.TORCH_THREADS
     values.setdefault("save_steps", DEFAULT_SAVE_STEPS)
@@ -84,9 +87,9 @@ class Reporter:
 def reward_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
     """Train the run's reward model; returns {"metrics", "artifact_path"}."""
     dataset = PreferenceDataset.objects.select_related("project").get(pk=run.inputs["dataset"])
-    train, heldout = dataset_elements(dataset)
     config, window = reward_config_for_run(run)
-    artifact_dir_ready(config.output_dir)  # a folder that cannot be written fails now, not after training
+    artifact_dir_ready(config.output_dir)  # a folder that cannot be written fails now, before any work
+    train, heldout = dataset_elements(dataset)  # from the artifact storage: a snapshot made on any machine
     total = planned_steps(config, train)
     start = resume_step(config, train)
     if start:
@@ -101,9 +104,10 @@ def reward_runner(run, context, *, progress: bool = False) -> dict[str, Any]:
                                               if k in ("loss", "accuracy", "reward_gap")},
                          "resumed_from_step": start, "dataset": dataset.pk, "reward_offset": result.reward_offset})
     context.log(f"trained {result.steps} steps; held-out accuracy {metrics.get('eval_accuracy')}")
+    key = artifact_publish(local_dir=config.output_dir, key=run_key(run.pk))  # before a row names it
     model = reward_model_register(
-        run=run, dataset=dataset, base_model=config.base_model, adapter_path=config.output_dir,
+        run=run, dataset=dataset, base_model=config.base_model, adapter_path=key,
         metrics=metrics, offset=result.reward_offset, heldout=heldout,
     )
     metrics.update(reward_model=model.pk, activated=model.is_active)
-    return {"metrics": metrics, "artifact_path": config.output_dir}
+    return {"metrics": metrics, "artifact_path": key}

@@ -369,7 +369,10 @@ def demo_loop(
                 project, round_lineage(round=rnd)["generation_batch"])
             policy = rnd.policy
             report.policy_version = policy.version
-            wins, total, ties = win_rate(base_model=policy.base_model, adapter_dir=policy.adapter_path,
+            from training.artifacts import artifact_materialize
+
+            wins, total, ties = win_rate(base_model=policy.base_model,
+                                         adapter_dir=str(artifact_materialize(policy.adapter_path)),
                                          prompts=heldout, config={**gen_config, "seed": seed + 7}, k=eval_k)
             report.wins, report.comparisons, report.ties = wins, total, ties
         result.rounds.append(report)

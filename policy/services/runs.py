@@ -14,6 +14,7 @@ from policy.models import PolicyModel
 from policy.selectors import policy_active, prompts_for_generation
 from rewards.models import RewardModel
 from rewards.selectors import reward_model_active
+from training.artifacts import artifact_exists
 from training.models import TrainingRun
 from training.services import run_create, run_execute
 
@@ -76,8 +77,8 @@ def ppo_run_create(
     values["base_model"] = _base_for(start, values.get("base_model", ""))
     values["init_adapter"] = start.adapter_path if start else values.get("init_adapter", "")
     if start is not None and not values.get("value_init_adapter"):
-        value_dir = Path(start.adapter_path) / "value"
-        values["value_init_adapter"] = str(value_dir) if (value_dir / "adapter_config.json").is_file() else ""
+        value = f"{start.adapter_path.rstrip('/')}/value"  # a storage key, or an older row's path
+        values["value_init_adapter"] = value if artifact_exists(f"{value}/adapter_config.json") else ""
     values = _checked(PPOConfig, values)
     ids = prompt_ids or [p.pk for p in prompts_for_generation(project=project, strategy="all")]
     if not ids:

@@ -3,10 +3,12 @@ this process by the CLI)."""
 
 import functools
 import socket
+from dataclasses import replace
 from typing import Any
 
 from rewards.models import PreferenceDataset, RewardModel
 from rewards.selectors import reward_model_active
+from training.artifacts import artifact_materialize
 from training.models import TrainingRun
 from training.services import run_create, run_execute
 
@@ -26,7 +28,7 @@ def reward_run_config(*, base_model: str, config: dict[str, Any] | None = None) 
     try:
         checked = RewardConfig(**values)
         if checked.init_adapter:  # refuse a mismatched start here, not in the worker
-            init_adapter_meta(checked)
+            init_adapter_meta(replace(checked, init_adapter=str(artifact_materialize(checked.init_adapter))))
     except (TypeError, ValueError, OSError) as exc:
         raise RunConfigError(f"bad training settings: {exc}") from None
     return values

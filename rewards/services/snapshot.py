@@ -17,6 +17,7 @@ from django.db.models import Prefetch
 from labeling.models import Judgment, Project, Prompt, Task, TaskSample
 from labeling.selectors import is_honeypot, judgment_ranks, live_judgments, pair_votes
 from rewards.models import PreferenceDataset
+from training.artifacts import artifact_materialize, artifact_publish
 from training.writable import ArtifactWriteError, artifact_writes
 
 FILE_NAME = "elements.jsonl"
@@ -156,17 +157,24 @@ def dataset_snapshot(
             final = root / str(dataset.pk)
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
-            dataset.path = str(final / FILE_NAME)
+            dataset.path = f"datasets/{dataset.pk}/{FILE_NAME}"  # the storage key
             dataset.save(update_fields=["path"])
     except ArtifactWriteError as exc:
         raise SnapshotError(str(exc)) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    try:  # outside the transaction: an upload holds no lock; a row whose file did not go up goes
+        artifact_publish(local_dir=root / str(dataset.pk), key=f"datasets/{dataset.pk}")
+    except Exception:
+        dataset.delete()
+        raise
     return dataset
 
 
 def dataset_records(path: str | Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as fh:
+    """The records of a dataset file: its storage key (downloaded once when the storage is remote)
+    or a local path."""
+    with open(artifact_materialize(path), encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 
 

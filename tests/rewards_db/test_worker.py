@@ -13,6 +13,7 @@ from rewards.models import RewardModel
 from rewards.services.runs import reward_run_create
 from rewards.services.snapshot import dataset_snapshot
 from tests.celery_worker import start_worker, stop_worker
+from training.artifacts import artifact_materialize
 from training.models import TrainingRun
 
 from .conftest import learnable_project
@@ -67,7 +68,8 @@ def test_run_life_through_a_real_worker(celery_broker, celery_worker, project, a
     assert run.final_metrics["eval_n"] > 0 and 0 <= run.final_metrics["eval_accuracy"] <= 1
     model = RewardModel.objects.get(run=run)
     assert model.is_active and model.adapter_path == run.artifact_path and model.dataset == dataset
-    assert (Path(model.adapter_path) / "adapter_model.safetensors").is_file()
+    assert model.adapter_path == f"runs/{run.pk}"  # a storage key, not this machine's path
+    assert (artifact_materialize(model.adapter_path) / "adapter_model.safetensors").is_file()
 
 
 def test_killed_worker_run_resumes_from_checkpoint(celery_broker, project, annotators, tiny_gpt2_path, tmp_path):
