@@ -76,8 +76,8 @@ def requeue_after() -> timedelta:
 def jobs_resend_queued(*, older_than: timedelta | None = None) -> dict[str, list[int]]:
     """Send again every piece of work still queued whose message went out more than `older_than`
     ago (default PREFLAB_REQUEUE_AFTER_SECONDS): a message lost to a broker outage or a purge.
-    Each row's send time is moved on with a conditional UPDATE, so two sweepers never both send
-    it. Returns the ids re-sent per kind of work."""
+    Each row's send time is moved on with a conditional UPDATE (still older than the cutoff), so
+    two sweepers never both send it. Returns the ids re-sent per kind of work."""
     now = timezone.now()
     cutoff = now - (requeue_after() if older_than is None else older_than)
     resent: dict[str, list[int]] = {}
@@ -86,7 +86,9 @@ def jobs_resend_queued(*, older_than: timedelta | None = None) -> dict[str, list
         ids = []
         for row in model.objects.filter(work.pending, **{f"{work.sent_at}__lt": cutoff}):
             with transaction.atomic():
-                mine = model.objects.filter(pk=row.pk, **{work.sent_at: getattr(row, work.sent_at)}).update(
+                # "Still older than the cutoff", not "equal to what was read": a value written by
+                # raw SQL may be stored in another text form on SQLite, and would never be equal.
+                mine = model.objects.filter(work.pending, pk=row.pk, **{f"{work.sent_at}__lt": cutoff}).update(
                     **{work.sent_at: now}
                 )
                 if mine:

@@ -235,8 +235,13 @@ RETURNING queued_at = %s
 def _count_and_maybe_mark(project: Project, every: int) -> bool | None:
     """True when this judgment queued a recomputation; None when the project has no state row."""
     now = timezone.now()
+    # As the ORM stores it: on SQLite a raw aware datetime would be written as text with "+00:00",
+    # which no ORM filter on queued_at equals (the sweeper's claim never matched; a lost
+    # recomputation was never sent again).
+    adapt = connection.ops.adapt_datetimefield_value
+    at, stale = adapt(now), adapt(now - QUEUED_STALE)
     with connection.cursor() as cursor:
-        cursor.execute(_COUNT_SQL, [every, now - QUEUED_STALE, now, project.pk, now])
+        cursor.execute(_COUNT_SQL, [every, stale, at, project.pk, at])
         row = cursor.fetchone()
     return None if row is None else bool(row[0])
 
