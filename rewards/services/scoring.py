@@ -11,6 +11,7 @@ from django.conf import settings
 from config.errors import AppError
 from rewards.models import RewardModel
 from rewards.services.snapshot import messages_text
+from training.artifacts import artifact_materialize
 
 MAX_SCORE_ITEMS = getattr(settings, "REWARD_SCORE_MAX_ITEMS", 256)
 CACHE_SIZE = max(1, getattr(settings, "REWARD_MODEL_CACHE_SIZE", 2))
@@ -81,7 +82,7 @@ def reward_model_load(model: RewardModel) -> Any:
             return _cache[key]
     from rewards.engine import load_reward_model
 
-    loaded = load_reward_model(model.adapter_path, base_model=model.base_model or None)
+    loaded = load_reward_model(str(artifact_materialize(model.adapter_path)), base_model=model.base_model or None)
     loaded.reward_offset = model.offset
     with _lock:
         _cache[key] = loaded
