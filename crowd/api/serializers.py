@@ -1,10 +1,12 @@
 """Shapes for the OpenAPI schema. Validation of rows lives in crowd.services.judgments, which
 names every bad row and field, as ingestion does."""
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from crowd.services.judgments import CHOICES, MAX_SECONDS
 from crowd.services.workers import WORKER_ID_RULE
+from labeling.api.serializers import NOT_BLANK
 from labeling.services.judging import MAX_RATIONALE
 
 
@@ -28,10 +30,11 @@ class CrowdTaskPageSerializer(serializers.Serializer):
 
 
 class CrowdJudgmentInSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=200,
+    external_id = serializers.CharField(min_length=1, max_length=200, validators=[NOT_BLANK],
                                         help_text="Your id of this judgment: a re-post creates nothing.")
     task = serializers.IntegerField(help_text="A task id from the task list.")
-    annotator = serializers.CharField(help_text=f"Your worker's id ({WORKER_ID_RULE}); made an annotator of this "
+    annotator = serializers.CharField(validators=[RegexValidator(r"^[A-Za-z0-9_.@+-]{1,64}$")],
+                                      help_text=f"Your worker's id ({WORKER_ID_RULE}); made an annotator of this "
                                       "project that cannot log in, on first sight.")
     choice = serializers.ChoiceField(choices=list(CHOICES), required=False,
                                      help_text="Pairwise projects: a = the first sample listed, b = the second.")
