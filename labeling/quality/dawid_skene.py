@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import permutations
 
 import numpy as np
 
@@ -113,10 +114,13 @@ def fit_dawid_skene(
     class_prior: float = 1.0,
     label_prior: float = 0.0,
     drop_unused: bool = True,
+    drop_unrecognised: bool = True,
+    align: bool = True,
+    init: np.ndarray | None = None,
     max_iter: int = 1000,
     tol: float = 1e-5,
 ) -> DawidSkeneResult:
-    """Fit Dawid-Skene by EM, starting from the soft majority vote.
+    """Fit Dawid-Skene by EM, starting from the soft majority vote (or ``init``, items x classes).
 
     Smoothing is an empirical-Bayes Dirichlet prior: each confusion row gets ``prior_strength``
     pseudo-labels distributed like the pooled confusion of *all* annotators (the "average
@@ -135,6 +139,21 @@ def fit_dawid_skene(
     over the used classes) confusion row. ``label_prior`` optionally adds a Dirichlet prior on the
     class priors centred on the observed label shares, worth ``label_prior`` x n_items items; 0
     (off) by default.
+
+    Unrecognised classes: a class that is reported, but on the items EM puts in it no more often
+    than overall (chance-corrected recognition <= 0, see class_recognition), is a cluster of
+    leftovers, not a class: e.g. a "tie" class when only a random clicker says tie, which took a
+    quarter of an a/b-only task's items. With ``drop_unrecognised`` (default) the weakest such
+    class is refitted as a label that can be reported but is never the truth (prior 0). Chance is
+    the line, not a tuned threshold: any real class, however hard (UKPConvArg1's ties: 0.39), is
+    recognised above it.
+
+    Label switching: the objective is unchanged when the latent classes are renamed (every
+    annotator's rows and the priors permuted alike; the pooled prior is permuted with them), so
+    EM can settle, or drift on a flat ridge with few labels per item, into a solution whose classes
+    are swapped: every annotator "mostly wrong". With ``align`` (default) the fit is renamed to
+    the permutation under which the most labels agree with their item's class (annotators beat
+    chance on average; see align_classes).
     """
     enc = labels if isinstance(labels, Encoded) else encode(labels, classes)
     if len(enc.label_idx) == 0:
@@ -157,29 +176,97 @@ def fit_dawid_skene(
             class_prior=class_prior,
             label_prior=label_prior,
             drop_unused=False,
+            drop_unrecognised=drop_unrecognised,
+            align=align,
+            init=None if init is None else init[:, used],
             max_iter=max_iter,
             tol=tol,
         )
         return _embed(fit, enc.classes, used)
-    k, n_ann = len(enc.classes), len(enc.annotators)
-    posteriors = vote_shares(enc)
-    label_share = np.bincount(enc.label_idx, minlength=k) / len(enc.label_idx)
-    class_pseudo = class_prior + label_prior * len(enc.items) * label_share  # per-class pseudo-items
-    confusion = np.zeros((n_ann, k, k))
+    k = len(enc.classes)
+    settings = _Settings(prior_strength, diag_prior, floor_pseudo, class_prior, label_prior, align, max_iter, tol)
+    start = vote_shares(enc) if init is None else init / init.sum(axis=1, keepdims=True)
+    fit = _fit_latent(enc, np.arange(k), start, settings)
+    if drop_unrecognised and k > 2:
+        recognition = class_recognition(fit)
+        weakest = int(np.argmin(recognition))
+        if recognition[weakest] <= 0.0:
+            latent = np.delete(np.arange(k), weakest)
+            fit = _fit_latent(enc, latent, fit.posteriors[:, latent] + 1e-12, settings)
+    return fit
+
+
+@dataclass(frozen=True)
+class _Settings:
+    prior_strength: float
+    diag_prior: float
+    floor_pseudo: float
+    class_prior: float
+    label_prior: float
+    align: bool
+    max_iter: int
+    tol: float
+
+
+def _fit_latent(enc: Encoded, latent: np.ndarray, start: np.ndarray, cfg: _Settings) -> DawidSkeneResult:
+    """EM with the true class among ``latent`` (indices of enc.classes); every class can be reported.
+    Classes outside ``latent`` come back with prior 0, posterior 0 and an uninformative row."""
+    k, k_lat, n_ann, n_items = len(enc.classes), len(latent), len(enc.annotators), len(enc.items)
+    posteriors = start / start.sum(axis=1, keepdims=True)
+    label_share = np.bincount(enc.label_idx, minlength=k)[latent] / len(enc.label_idx)
+    class_pseudo = cfg.class_prior + cfg.label_prior * n_items * label_share  # per-class pseudo-items
+    confusion = np.zeros((n_ann, k_lat, k))
     ll, converged, n_iter = -np.inf, False, 0
-    for n_iter in range(1, max_iter + 1):  # noqa: B007 -- n_iter is reported after the loop
+    for n_iter in range(1, cfg.max_iter + 1):  # noqa: B007 -- n_iter is reported after the loop
         previous = confusion
-        priors, confusion = _m_step(enc, posteriors, prior_strength, diag_prior, floor_pseudo, class_pseudo, n_ann, k)
-        posteriors, ll = _e_step(enc, priors, confusion, len(enc.items), k)
+        priors, confusion = _m_step(enc, posteriors, latent, cfg, class_pseudo)
+        posteriors, ll = _e_step(enc, priors, confusion, n_items)
         # Converge on the parameters, not the data log-likelihood: under a prior EM raises the
         # posterior objective, and the likelihood alone can plateau long before the fit settles.
-        if np.abs(confusion - previous).max() < tol:
+        if np.abs(confusion - previous).max() < cfg.tol:
             converged = True
             break
+    if cfg.align:
+        order = align_classes(enc, posteriors, latent)
+        posteriors, priors, confusion = posteriors[:, order], priors[order], confusion[:, order, :]
+    full_post, full_priors = np.zeros((n_items, k)), np.zeros(k)
+    full_post[:, latent], full_priors[latent] = posteriors, priors
+    full_conf = np.full((n_ann, k, k), 1.0 / k)  # a class that is never true: uninformative row
+    full_conf[:, latent, :] = confusion
     n_labels = np.bincount(enc.ann_idx, minlength=n_ann)
     return DawidSkeneResult(
-        enc.items, enc.annotators, enc.classes, posteriors, priors, confusion, n_labels, n_iter, converged, float(ll)
+        enc.items, enc.annotators, enc.classes, full_post, full_priors, full_conf, n_labels, n_iter, converged,
+        float(ll),
     )
+
+
+def class_recognition(fit: DawidSkeneResult) -> np.ndarray:
+    """Per class, how much more often annotators report it on items of that class than overall:
+    (P(say c | c) - P(say c)) / (1 - P(say c)), pooled over annotators by their labels; +inf for a
+    class with prior 0 (not fitted, nothing to judge). 0 or less: nobody recognises the class."""
+    pooled = np.einsum("j,jkl->kl", fit.n_labels.astype(float), fit.confusion) / fit.n_labels.sum()
+    said = fit.priors @ pooled
+    kappa = (np.diag(pooled) - said) / np.maximum(1.0 - said, 1e-12)
+    return np.where(fit.priors > 0, kappa, np.inf)
+
+
+def align_classes(enc: Encoded, posteriors: np.ndarray, latent: np.ndarray | None = None) -> list[int]:
+    """The renaming of fitted classes under which the most labels agree with their item's class:
+    ``order[c]`` is the fitted column to call ``c`` (columns of ``posteriors`` are the classes
+    ``latent``, default all). Identity when the fit is already aligned.
+
+    agree[t, l] is the expected number of labels ``l`` on items of fitted class ``t``; the chosen
+    order maximises sum_c agree[order[c], latent[c]]. Classes are few (3), so all orders are tried."""
+    k_lat = posteriors.shape[1]
+    latent = np.arange(k_lat) if latent is None else latent
+    agree = np.stack([
+        np.bincount(enc.label_idx, weights=posteriors[enc.item_idx, t], minlength=len(enc.classes))[latent]
+        for t in range(k_lat)
+    ])
+    identity = list(range(k_lat))
+    best = max(permutations(identity), key=lambda order: agree[list(order), identity].sum())
+    # Keep the fit as it is unless renaming is strictly better (no churn on exact ties).
+    return list(best) if agree[list(best), identity].sum() > agree[identity, identity].sum() + 1e-9 else identity
 
 
 def _embed(fit: DawidSkeneResult, classes: tuple[Hashable, ...], used: np.ndarray) -> DawidSkeneResult:
@@ -206,30 +293,29 @@ def _embed(fit: DawidSkeneResult, classes: tuple[Hashable, ...], used: np.ndarra
     )
 
 
-def _m_step(
-    enc: Encoded, post: np.ndarray, strength: float, diag: float, floor: float, class_prior, n_ann: int, k: int
-):
-    priors = post.sum(axis=0) + class_prior
+def _m_step(enc: Encoded, post: np.ndarray, latent: np.ndarray, cfg: _Settings, class_pseudo: np.ndarray):
+    k_lat, k, n_ann = len(latent), len(enc.classes), len(enc.annotators)
+    priors = post.sum(axis=0) + class_pseudo
     priors /= priors.sum()
-    counts = np.empty((n_ann, k, k))
+    counts = np.empty((n_ann, k_lat, k))
     flat = enc.ann_idx * k + enc.label_idx
-    for true_k in range(k):
-        # Soft count of "annotator j said l while the truth was true_k".
-        counts[:, true_k, :] = np.bincount(flat, weights=post[enc.item_idx, true_k], minlength=n_ann * k).reshape(
-            n_ann, k
-        )
-    pooled = counts.sum(axis=0) + floor
+    for t in range(k_lat):
+        # Soft count of "annotator j said l while the truth was latent[t]".
+        counts[:, t, :] = np.bincount(flat, weights=post[enc.item_idx, t], minlength=n_ann * k).reshape(n_ann, k)
+    pooled = counts.sum(axis=0) + cfg.floor_pseudo
     pooled /= pooled.sum(axis=1, keepdims=True)
-    counts += strength * pooled + diag * np.eye(k) + floor
+    counts += cfg.prior_strength * pooled + cfg.floor_pseudo
+    counts[:, np.arange(k_lat), latent] += cfg.diag_prior
     return priors, counts / counts.sum(axis=2, keepdims=True)
 
 
-def _e_step(enc: Encoded, priors: np.ndarray, confusion: np.ndarray, n_items: int, k: int):
+def _e_step(enc: Encoded, priors: np.ndarray, confusion: np.ndarray, n_items: int):
+    k_lat = len(priors)
     log_conf = np.log(confusion)
-    per_label = log_conf[enc.ann_idx, :, enc.label_idx]  # labels x true class
+    per_label = log_conf[enc.ann_idx, :, enc.label_idx]  # labels x latent class
     log_post = np.tile(np.log(priors), (n_items, 1))
-    for true_k in range(k):
-        log_post[:, true_k] += np.bincount(enc.item_idx, weights=per_label[:, true_k], minlength=n_items)
+    for t in range(k_lat):
+        log_post[:, t] += np.bincount(enc.item_idx, weights=per_label[:, t], minlength=n_items)
     top = log_post.max(axis=1, keepdims=True)
     norm = top + np.log(np.exp(log_post - top).sum(axis=1, keepdims=True))
     return np.exp(log_post - norm), float(norm.sum())

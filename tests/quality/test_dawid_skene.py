@@ -3,7 +3,14 @@ import time
 import numpy as np
 import pytest
 
-from labeling.quality.dawid_skene import CLASSES, fit_dawid_skene
+from labeling.quality.dawid_skene import (
+    CLASSES,
+    align_classes,
+    class_recognition,
+    encode,
+    fit_dawid_skene,
+    vote_shares,
+)
 from labeling.quality.majority import fit_majority
 
 
@@ -124,7 +131,88 @@ def test_unused_class_gets_no_prior_and_does_not_drag_reliability():
 def test_label_prior_keeps_a_rare_class_small():
     labels, _ = _ab_only(seed=1)
     labels += [(item, "noisy", "tie") for item, _, _ in labels[::60]]  # ~2 % ties, pure noise
-    plain, anchored = fit_dawid_skene(labels), fit_dawid_skene(labels, label_prior=1.0)
+    kw = {"drop_unrecognised": False}  # the rare class kept latent, as before that rule
+    plain, anchored = fit_dawid_skene(labels, **kw), fit_dawid_skene(labels, label_prior=1.0, **kw)
     assert anchored.priors[2] < 0.05
     assert plain.priors[2] > anchored.priors[2]
     assert anchored.reliability.mean() > plain.reliability.mean() + 0.02
+
+
+def test_a_class_nobody_recognises_is_never_the_truth():
+    # Ties from one noisy annotator only, on items unrelated to any truth: a latent "tie" class
+    # would be a cluster of leftovers (recognised at or below chance). It is refitted as a label
+    # that can be reported but is never true, and the a/b annotators keep their reliability.
+    labels, truth = _ab_only(seed=1)
+    labels += [(item, "noisy", "tie") for item, _, _ in labels[::60]]
+    kept = fit_dawid_skene(labels, drop_unrecognised=False)
+    assert class_recognition(kept)[2] <= 0.0
+    res = fit_dawid_skene(labels)
+    assert res.priors[2] == 0.0 and np.all(res.posteriors[:, 2] == 0.0)
+    assert np.allclose(res.confusion.sum(axis=2), 1.0)
+    assert res.reliability.mean() > kept.reliability.mean() + 0.02
+    noisy = res.annotators.index("noisy")
+    assert res.confusion[noisy, 0, 2] > 0.9 and res.informativeness[noisy] < 0.05  # says tie, tells nothing
+    predicted = np.array(["ab".index(c) for c in res.labels()])
+    assert (predicted == truth[[int(i[1:]) for i in res.items]]).mean() > 0.97
+
+
+def test_a_recognised_tie_class_stays():
+    # Planted truth with ties that annotators do report: recognised well above chance, kept.
+    labels, _, truth = planted(seed=6, n_items=600)
+    res = fit_dawid_skene(labels)
+    assert res.priors[2] > 0.2 and class_recognition(res)[2] > 0.3
+
+
+def _accuracy(res, truth):
+    predicted = np.array([CLASSES.index(c) for c in res.labels()])
+    return (predicted == truth[[int(i[1:]) for i in res.items]]).mean()
+
+
+def test_alignment_undoes_label_switching():
+    # EM's objective does not change when the latent classes are renamed, so a fit can settle with
+    # them swapped. Force that by starting from the vote shares with the classes rotated: without
+    # the guard the fit stays rotated (every annotator "mostly wrong"); with it, it is renamed back.
+    labels, _, truth = planted(seed=4, n_items=600)
+    enc = encode(labels)
+    rotated = vote_shares(enc)[:, [1, 2, 0]]
+    switched = fit_dawid_skene(enc, init=rotated, align=False, drop_unrecognised=False)
+    assert _accuracy(switched, truth) < 0.1
+    guarded = fit_dawid_skene(enc, init=rotated)
+    assert _accuracy(guarded, truth) > 0.9
+    assert np.allclose(guarded.posteriors, fit_dawid_skene(enc).posteriors, atol=1e-3)
+    assert np.all(np.diagonal(guarded.confusion, axis1=1, axis2=2).mean(axis=0) > 0.5)
+
+
+def test_alignment_keeps_an_aligned_fit_and_swaps_two_classes_back():
+    labels, _, truth = planted(seed=5, n_items=400)
+    enc = encode(labels)
+    fit = fit_dawid_skene(enc)
+    assert align_classes(enc, fit.posteriors) == [0, 1, 2]
+    assert align_classes(enc, fit.posteriors[:, [1, 0, 2]]) == [1, 0, 2]
+    # a/b-only labels: the unused tie class stays out, the two used classes are still aligned
+    ab, ab_truth = _ab_only(seed=3)
+    enc_ab = encode(ab)
+    swapped = fit_dawid_skene(enc_ab, init=vote_shares(enc_ab)[:, [1, 0, 2]])
+    predicted = np.array(["ab".index(c) for c in swapped.labels()])
+    assert (predicted == ab_truth[[int(i[1:]) for i in swapped.items]]).mean() > 0.95
+    assert swapped.priors[2] == 0.0
+
+
+def test_guard_on_a_sparse_mediocre_crowd_stays_near_majority():
+    # The shape of the harness's failure (a): 3 labels per item, mediocre workers, a third at chance,
+    # 20 % ties. There the unguarded refit drifted into a rotated solution (0.23 accuracy, majority
+    # 0.60); that drift needs the pass's filtering and is rare on fresh data, so this only checks
+    # that the guarded fit is never far below majority vote on such crowds.
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+        n_items, n_ann = 600, 120
+        truth = np.where(rng.random(n_items) < 0.2, 2, rng.integers(0, 2, n_items))
+        skill = np.where(rng.random(n_ann) < 0.3, rng.uniform(0, 0.1, n_ann), rng.beta(2, 2, n_ann))
+        labels = []
+        for i in range(n_items):
+            for a in rng.choice(n_ann, 3, replace=False):
+                said = truth[i] if rng.random() < 1 / 3 + 2 / 3 * skill[a] else rng.choice(
+                    [c for c in range(3) if c != truth[i]])
+                labels.append((f"i{i}", f"w{a}", CLASSES[said]))
+        ds, mv = fit_dawid_skene(labels), fit_majority(labels)
+        assert _accuracy(ds, truth) > _accuracy(mv, truth) - 0.05
