@@ -57,6 +57,9 @@ class QualityConfig:
     gold_min_accuracy: float = 0.7  # flagged when the upper end of the Wilson interval is below
     # Reliability (Dawid-Skene or majority for pairs, CrowdBT for rankings) and agreement.
     method: Method = "dawid-skene"
+    # Whether "tie" can be a pair's true answer. False for a task whose truth always has a side:
+    # a tie then reads as "could not tell" (an annotator's habit) and every item gets a or b.
+    true_ties: bool = True
     min_labels: int = 10  # no annotator-level flag on fewer judgments
     min_informativeness: float = 0.15  # chance-corrected reliability below this flags the annotator
     min_loo_agreement: float = 0.4  # agreement with the others' consensus below this flags
@@ -96,6 +99,8 @@ HELP: dict[str, str] = {
     "gold_min_accuracy": "flagged when the upper end of the 95% Wilson interval of gold accuracy is below this",
     "method": "how pairwise labels are aggregated to measure reliability: " + " or ".join(METHODS)
               + " (rankings always use CrowdBT)",
+    "true_ties": "whether a tie (or both bad) can be a pair's true answer; false: a tie is read as 'could not "
+                 "tell', every item is labelled a or b (for tasks whose truth always has a side)",
     "min_labels": "no annotator-level flag on fewer judgments (reliability: on fewer judgments of tasks shared "
                   "with others)",
     "min_informativeness": "chance-corrected reliability (Dawid-Skene / CrowdBT) below this flags the annotator "
@@ -155,6 +160,9 @@ def config_errors(value: object) -> list[str]:
         elif key == "method":
             if item not in METHODS:
                 errors.append(f"method must be one of {', '.join(METHODS)}, not {item!r}")
+        elif key == "true_ties":
+            if not isinstance(item, bool):
+                errors.append(f"true_ties must be true or false, not {item!r}")
         else:
             errors += _number_errors(key, item)
     return errors

@@ -115,6 +115,7 @@ def fit_dawid_skene(
     label_prior: float = 0.0,
     drop_unused: bool = True,
     drop_unrecognised: bool = True,
+    never_true: Sequence[Hashable] = (),
     align: bool = True,
     init: np.ndarray | None = None,
     max_iter: int = 1000,
@@ -148,6 +149,10 @@ def fit_dawid_skene(
     the line, not a tuned threshold: any real class, however hard (UKPConvArg1's ties: 0.39), is
     recognised above it.
 
+    ``never_true`` names classes that annotators may report but that are never an item's truth
+    (a project whose truth always has a side: a "tie" then means "could not tell", a habit of the
+    annotator, and every item gets a or b); they are fitted as such from the start.
+
     Label switching: the objective is unchanged when the latent classes are renamed (every
     annotator's rows and the priors permuted alike; the pooled prior is permuted with them), so
     EM can settle, or drift on a flat ridge with few labels per item, into a solution whose classes
@@ -177,6 +182,7 @@ def fit_dawid_skene(
             label_prior=label_prior,
             drop_unused=False,
             drop_unrecognised=drop_unrecognised,
+            never_true=never_true,
             align=align,
             init=None if init is None else init[:, used],
             max_iter=max_iter,
@@ -186,7 +192,12 @@ def fit_dawid_skene(
     k = len(enc.classes)
     settings = _Settings(prior_strength, diag_prior, floor_pseudo, class_prior, label_prior, align, max_iter, tol)
     start = vote_shares(enc) if init is None else init / init.sum(axis=1, keepdims=True)
-    fit = _fit_latent(enc, np.arange(k), start, settings)
+    latent = np.array([c for c in range(k) if enc.classes[c] not in never_true])
+    if len(latent) == 0:
+        raise ValueError(f"every class is never true: {list(never_true)}")
+    if len(latent) < k:
+        return _fit_latent(enc, latent, start[:, latent] + 1e-12, settings)
+    fit = _fit_latent(enc, latent, start, settings)
     if drop_unrecognised and k > 2:
         recognition = class_recognition(fit)
         weakest = int(np.argmin(recognition))

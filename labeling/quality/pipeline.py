@@ -249,13 +249,16 @@ def _measured(judgment: Judgment) -> bool:
     return not judgment.banned and judgment.gold is None and judgment.override != "exclude"
 
 
-def _pairwise_fit(judgments: Sequence[Judgment], method: str) -> DawidSkeneResult | None:
+def _pairwise_fit(judgments: Sequence[Judgment], cfg: QualityConfig) -> DawidSkeneResult | None:
     triples = [(j.task, j.annotator, j.pairwise_class()) for j in judgments]
     if not triples:
         return None
-    # Classes nobody reports are left out of a Dawid-Skene fit (an unused latent "tie" class
-    # soaks up posterior mass and makes everyone look less reliable than they are).
-    return fit_majority(triples, CLASSES) if method == "majority" else fit_dawid_skene(triples, CLASSES)
+    # Classes nobody reports, or nobody recognises, are left out of a Dawid-Skene fit (such a latent
+    # "tie" class soaks up posterior mass and makes everyone look less reliable than they are).
+    never_true = () if cfg.true_ties else ("tie",)
+    if cfg.method == "majority":
+        return fit_majority(triples, CLASSES, never_true=never_true)
+    return fit_dawid_skene(triples, CLASSES, never_true=never_true)
 
 
 def _reliability(
@@ -269,7 +272,7 @@ def _reliability(
             return {}, None
         quality = fit_crowdbt(comparisons).quality_of()
         return {a: (eta, 2.0 * eta - 1.0) for a, eta in quality.items()}, None
-    fit = _pairwise_fit(judgments, cfg.method)
+    fit = _pairwise_fit(judgments, cfg)
     if fit is None:
         return {}, None
     pairs = zip(fit.reliability.tolist(), fit.informativeness.tolist(), strict=True)
@@ -506,12 +509,12 @@ def aggregate_items(
         posteriors.update(zip(result.fit.items, result.fit.posteriors, strict=True))
     missing = [j for j in judgments if j.task not in posteriors]
     if missing:
-        fallback = _pairwise_fit(missing, config.method)
+        fallback = _pairwise_fit(missing, config)
         assert fallback is not None
         posteriors.update(zip(fallback.items, fallback.posteriors, strict=True))
     kept = [j for j, d in zip(judgments, result.decisions, strict=True) if d.included]
     if {j.id for j in kept} != {j.id for j in judgments if _measured(j)}:  # else the pass's fit is this fit
-        refit = _pairwise_fit(kept, config.method)
+        refit = _pairwise_fit(kept, config)
         if refit is not None:
             posteriors.update(zip(refit.items, refit.posteriors, strict=True))
     items = []

@@ -74,3 +74,22 @@ def test_existing_output_untouched_on_error(tmp_path):
 def test_missing_input_file(tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         call_command("quality_eval", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o.jsonl"))
+
+
+def test_no_true_ties_labels_every_item_a_or_b(tmp_path):
+    # Annotators who say "tie" when unsure, on a truth that always has a side.
+    rng = np.random.default_rng(1)
+    habit = rng.uniform(0.2, 0.6, 8)
+    lines = []
+    for i in range(60):
+        truth = "a" if i % 2 else "b"
+        for w in range(8):
+            sure = rng.random() < 0.7
+            label = truth if sure else ("tie" if rng.random() < habit[w] else ["a", "b"][rng.integers(2)])
+            lines.append({"item_id": f"p{i}", "annotator_id": f"w{w}", "label": label})
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_lines(src, lines)
+    call_command("quality_eval", str(src), "--out", str(out), "--no-true-ties")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["label"] for r in rows} <= {"a", "b"} and all(r["posterior"]["tie"] == 0.0 for r in rows)
+    assert sum(r["label"] == ("a" if int(r["item_id"][1:]) % 2 else "b") for r in rows) >= 55

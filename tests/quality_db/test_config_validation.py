@@ -8,7 +8,7 @@ from labeling.quality.config import DEFAULTS, QualityConfig, config_errors, conf
 def test_valid_configs_pass():
     assert config_errors({}) == []
     assert config_errors({"filters": {"length_bias": False}, "gold_rate": 0.2, "min_labels": 20,
-                          "honeypot_kinds": ["shuffle"], "recompute_every": 0}) == []
+                          "honeypot_kinds": ["shuffle"], "recompute_every": 0, "true_ties": False}) == []
     assert config_errors(dict(DEFAULTS)) == []
 
 
@@ -26,6 +26,8 @@ def test_valid_configs_pass():
         ({"min_labels": True}, "min_labels must be a whole number"),
         ({"floor_seconds": -1}, "floor_seconds must be at least 0"),
         ({"honeypot_kinds": ["truncate", "reverse"]}, "honeypot_kinds must be a list drawn from"),
+        ({"true_ties": "no"}, "true_ties must be true or false"),
+        ({"true_ties": 0}, "true_ties must be true or false"),
     ],
 )
 def test_each_problem_is_named(config, message):

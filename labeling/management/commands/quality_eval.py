@@ -1,6 +1,6 @@
 """Aggregate pairwise labels from a JSONL file and report annotator reliability. No database.
 
-    python manage.py quality_eval labels.jsonl --out items.jsonl [--method dawid-skene|majority]
+    python manage.py quality_eval labels.jsonl --out items.jsonl [--method dawid-skene|majority] [--no-true-ties]
 
 Input lines: {"item_id", "annotator_id", "label": "a"|"b"|"tie", "seconds"?: >= 0, "words"?: >= 0}.
 Output lines: {"item_id", "label", "posterior": {"a": p, "b": p, "tie": p}} -- the full
@@ -104,6 +104,9 @@ class Command(BaseCommand):
         parser.add_argument("--min-informativeness", type=float, default=None,
                             help="chance-corrected reliability below which an annotator is flagged "
                                  f"(default {DEFAULTS['min_informativeness']})")
+        parser.add_argument("--no-true-ties", action="store_true",
+                            help="the truth always has a side: read a tie as 'could not tell' and label every "
+                                 "item a or b (true_ties=false)")
         parser.add_argument("--flag-threshold", type=float, default=None,
                             help="old spelling of --min-informativeness: flags kappa <= 0.5 * (1 - T), as the "
                                  "spammer score's reliability part did")
@@ -124,7 +127,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _config(opts: dict) -> QualityConfig:
-        settings = {"method": opts["method"], "floor_seconds": opts["min_seconds"], "min_labels": opts["min_labels"]}
+        settings = {"method": opts["method"], "floor_seconds": opts["min_seconds"], "min_labels": opts["min_labels"],
+                    "true_ties": not opts.get("no_true_ties", False)}
         if opts["flag_threshold"] is not None:
             settings["min_informativeness"] = SCORE_KAPPA_GOOD * (1.0 - opts["flag_threshold"])
         if opts["min_informativeness"] is not None:
