@@ -39,6 +39,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from http.cookies import SimpleCookie
@@ -216,6 +217,108 @@ class Server:
                 self.proc.wait()
 
 
+def _pids_of(server: Server) -> list[int]:
+    import psutil
+
+    try:
+        master = psutil.Process(server.proc.pid)
+        return [master.pid] + [c.pid for c in master.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _postgres_pids(database_url: str) -> list[int]:
+    """The server processes of this database's connections, by their process title ("postgres:
+    USER DATABASE HOST(PORT) STATE"): a shared server's other databases are not ours."""
+    import psutil
+
+    if not database_url.startswith("postgres"):
+        return []
+    name = urlparse(database_url).path.lstrip("/")
+    pids = []
+    for proc in psutil.process_iter(["cmdline"]):
+        title = " ".join(proc.info["cmdline"] or [])
+        if title.startswith("postgres: ") and f" {name} " in f"{title} ":
+            pids.append(proc.pid)
+    return pids
+
+
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    import psutil
+
+    out = {}
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+            out[pid] = times.user + times.system
+        except psutil.Error:
+            pass
+    return out
+
+
+class CpuMeter:
+    """CPU seconds of gunicorn (master and workers), of this database's PostgreSQL backends, of
+    this process, and of the whole machine over the measured phase. Other people's work on a
+    shared machine shows as `other`; CPU ms per request does not depend on it (much). Backends
+    come and go (a connection older than CONN_MAX_AGE is closed after its request), so both are
+    sampled every half second by a thread: a process counts from its first sample (0 if it
+    started during the phase) to its last."""
+
+    def __init__(self, server: Server, database_url: str):
+        self.server, self.database_url = server, database_url
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+        self.stopping = threading.Event()
+
+    def _sample(self, initial: bool = False) -> None:
+        for kind, pids in (("gunicorn", _pids_of(self.server)), ("postgres", _postgres_pids(self.database_url))):
+            for pid, seconds in _cpu_seconds(pids).items():
+                if pid not in self.first:
+                    self.first[pid] = seconds if initial else 0.0
+                    self.kind[pid] = kind
+                self.last[pid] = seconds
+
+    def _run(self) -> None:
+        while not self.stopping.wait(0.5):
+            self._sample()
+
+    def start(self) -> None:
+        import psutil
+
+        self.t0, self.sys0 = time.monotonic(), psutil.cpu_times()
+        self.self0 = time.process_time()
+        self._sample(initial=True)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def stop(self, requests: int) -> dict:
+        import psutil
+
+        self.stopping.set()
+        self.thread.join()
+        self._sample()
+        wall, sys1 = time.monotonic() - self.t0, psutil.cpu_times()
+        client = time.process_time() - self.self0
+        used = {pid: self.last[pid] - self.first[pid] for pid in self.last}
+        server = sum(v for pid, v in used.items() if self.kind[pid] == "gunicorn")
+        postgres = sum(v for pid, v in used.items() if self.kind[pid] == "postgres")
+        machine = (sum(sys1) - sys1.idle - getattr(sys1, "iowait", 0)) - (
+            sum(self.sys0) - self.sys0.idle - getattr(self.sys0, "iowait", 0))
+        cores = os.cpu_count() or 1
+        per_request = 1000 * (server + postgres) / max(1, requests)
+        return {
+            "machine_busy_pct": round(100 * machine / (wall * cores), 1),
+            "gunicorn_cpu_s": round(server, 1), "postgres_cpu_s": round(postgres, 1),
+            "load_generator_cpu_s": round(client, 1),
+            "other_cpu_s": round(max(0.0, machine - server - postgres - client), 1),
+            "gunicorn_cpu_ms_per_request": round(1000 * server / max(1, requests), 2),
+            "postgres_cpu_ms_per_request": round(1000 * postgres / max(1, requests), 2),
+            # What the cores would serve with nothing else on them (server and database only).
+            "capacity_estimate_requests_per_s": round(cores * 1000 / per_request, 0) if per_request else None,
+        }
+
+
 # --------------------------------------------------------------------------------------------
 # Clients
 # --------------------------------------------------------------------------------------------
@@ -317,8 +420,8 @@ async def annotator(port: int, cookies: dict[str, str], deadline: float, think: 
                 results.done += 1
                 await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
                 continue
-            if think > 0:
-                await asyncio.sleep(rng.expovariate(1 / think))
+            if think > 0:  # cut short at the end of the run: the task shown is still submitted
+                await asyncio.sleep(min(rng.expovariate(1 / think), max(0.0, deadline - time.monotonic())))
             answer = {"assignment": task["assignment"], "winner": rng.choice(task["shown_order"][:2]),
                       "active_ms": 1500}
             if await call("submit", answer) is not None:
@@ -362,6 +465,11 @@ def report(result: dict) -> str:
         s = r["latency"][endpoint]
         lines.append(f"  {endpoint:6s} n={s['count']:6d}  p50 {s['p50_ms']:7.1f} ms  p90 {s['p90_ms']:7.1f} ms  "
                      f"p99 {s['p99_ms']:7.1f} ms  max {s['max_ms']:7.1f} ms")
+    c = r["cpu"]
+    lines.append(f"  {r['requests_per_s']:.1f} requests/s; CPU ms/request gunicorn {c['gunicorn_cpu_ms_per_request']}"
+                 f" + postgres {c['postgres_cpu_ms_per_request']} => ~{c['capacity_estimate_requests_per_s']} req/s "
+                 f"on idle cores; machine {c['machine_busy_pct']}% busy, of which other work {c['other_cpu_s']} s, "
+                 f"this client {c['load_generator_cpu_s']} s")
     lines.append(f"  statuses: {json.dumps(r['statuses'], sort_keys=True)}; 'done' answers {r['done_answers']}")
     lines.append(f"  login: p50 {r['login']['p50_ms']:.0f} ms, p99 {r['login']['p99_ms']:.0f} ms "
                  f"({r['login']['count']} logins); ingestion of {r['items']} items: {r['ingestion']['seconds']} s")
@@ -404,10 +512,13 @@ def main() -> int:
         ingestion = ingest(server.port, fixtures["token"], args.items)
         with ThreadPoolExecutor(args.login_concurrency) as pool:
             logins = list(pool.map(lambda user: login(server.port, user), fixtures["users"]))
+        meter = CpuMeter(server, args.database_url)
+        meter.start()
         started = time.monotonic()
         results = asyncio.run(run_annotators(server.port, [cookies for cookies, _ in logins], args.duration,
                                              args.think, args.seed))
         elapsed = time.monotonic() - started
+        cpu = meter.stop(sum(len(v) for v in results.latency.values()))
         after = uptime()
         stored = database_figures(fixtures["project_id"])
     finally:
@@ -441,6 +552,7 @@ def main() -> int:
         "judgments_per_s": len(results.acknowledged) / elapsed if elapsed else 0.0,
         "latency": {endpoint: summary_ms(values) for endpoint, values in results.latency.items()},
         "statuses": statuses, "done_answers": results.done, "server_errors": server_errors,
+        "requests_per_s": sum(len(v) for v in results.latency.values()) / elapsed if elapsed else 0.0, "cpu": cpu,
         "login": summary_ms([seconds for _, seconds in logins]), "ingestion": ingestion,
         "server_log_tracebacks": server_log.count("Traceback"),
         "uptime_before": before, "uptime_after": after,

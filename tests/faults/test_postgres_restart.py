@@ -215,7 +215,10 @@ def test_a_crash_under_load_answers_503_and_writes_nothing_by_halves(stack):
         time.sleep(2)
         stack.pg.start()
         restarted.set()
-        time.sleep(5)
+        deadline = time.monotonic() + 60  # every kind of request succeeds again, then a little more load
+        while time.monotonic() < deadline and not (ok_after_restart["submit"] and ok_after_restart["ingest"]):
+            time.sleep(0.1)
+        time.sleep(2)
     finally:
         stop.set()
         for thread in threads:

@@ -56,17 +56,19 @@
 
   // Progress: the server counts on load, undo, revisit and at the end; in between the page keeps
   // its own figures (one fewer left per submit or skip).
-  const counts = { judged: 0, left: 0, skipped: 0 };
+  // Above 1,000 the server counts no further and says so (left_more): shown as "1000+".
+  const counts = { judged: 0, left: 0, skipped: 0, leftMore: false };
 
   function showProgress(data, action) {
     if (data.progress) {
       counts.judged = data.progress.judged; counts.left = data.progress.left; counts.skipped = data.progress.skipped;
+      counts.leftMore = Boolean(data.progress.left_more);
     } else if (action === "submit") {
       counts.judged += 1; counts.left = Math.max(0, counts.left - 1);
     } else if (action === "skip") {
       counts.skipped += 1; counts.left = Math.max(0, counts.left - 1);
     }
-    progress.textContent = counts.judged + " judged · " + counts.left + " left for you" +
+    progress.textContent = counts.judged + " judged · " + counts.left + (counts.leftMore ? "+" : "") + " left for you" +
       (counts.skipped ? " · " + counts.skipped + " skipped" : "");
     revisitButton.hidden = counts.skipped === 0;
     skippedCount.textContent = counts.skipped ? "(" + counts.skipped + ")" : "";
