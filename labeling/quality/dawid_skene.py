@@ -9,7 +9,7 @@ with ``np.bincount`` so ~100k labels fit in well under a second per few dozen it
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import permutations
 
 import numpy as np
@@ -197,14 +197,31 @@ def fit_dawid_skene(
         raise ValueError(f"every class is never true: {list(never_true)}")
     if len(latent) < k:
         return _fit_latent(enc, latent, start[:, latent] + 1e-12, settings)
-    fit = _fit_latent(enc, latent, start, settings)
-    if drop_unrecognised and k > 2:
-        recognition = class_recognition(fit)
-        weakest = int(np.argmin(recognition))
-        if recognition[weakest] <= 0.0:
-            latent = np.delete(np.arange(k), weakest)
-            fit = _fit_latent(enc, latent, fit.posteriors[:, latent] + 1e-12, settings)
+    fit = _fit_latent(enc, latent, start, replace(settings, align=False))
+    # A leftover class is dropped before aligning when the others are recognised: renaming would
+    # otherwise let it take the name of a real class it shares answers with (two "b"-ish clusters).
+    # Only then align; a fit whose classes are swapped has no recognised class to go by.
+    if drop_unrecognised and k > 2 and (weakest := _leftover(fit, only_one=True)) is not None:
+        keep = np.delete(latent, weakest)
+        return _fit_latent(enc, keep, fit.posteriors[:, keep] + 1e-12, settings)
+    if align:
+        order = align_classes(enc, fit.posteriors)
+        fit = replace(fit, posteriors=fit.posteriors[:, order], priors=fit.priors[order],
+                      confusion=fit.confusion[:, order, :])
+    if drop_unrecognised and k > 2 and (weakest := _leftover(fit, only_one=False)) is not None:
+        keep = np.delete(latent, weakest)
+        return _fit_latent(enc, keep, fit.posteriors[:, keep] + 1e-12, settings)
     return fit
+
+
+def _leftover(fit: DawidSkeneResult, *, only_one: bool) -> int | None:
+    """The weakest class when nobody recognises it (recognition <= 0); with ``only_one``, only
+    when every other class is recognised."""
+    recognition = class_recognition(fit)
+    weakest = int(np.argmin(recognition))
+    if recognition[weakest] > 0.0 or (only_one and np.sum(recognition <= 0.0) > 1):
+        return None
+    return weakest
 
 
 @dataclass(frozen=True)
