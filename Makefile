@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint browser bench-deps bench-trl-venv
+.PHONY: setup run test lint browser bench-deps bench-trl-venv bench-ls-venv
 
 setup:  ## virtualenv + pinned requirements (torch 2.13.0 CPU from the local wheel folder) + base models in var/models
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,7 @@ bench-trl-venv:  ## TRL 1.12.0 (the last release with PPO) in its own venv, for 
 	bench/out/trl-venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 	bench/out/trl-venv/bin/pip install -q --disable-pip-version-check trl==1.12.0 transformers==5.23.0 \
 		peft==0.21.2 accelerate==1.16.0 datasets==5.2.0
+
+bench-ls-venv:  ## Label Studio 1.23.2 in its own venv (bench/out/ls-venv), for bench/ls_side_by_side.py only; never touches .venv
+	test -x bench/out/ls-venv/bin/python || $(PYTHON) -m venv bench/out/ls-venv
+	bench/out/ls-venv/bin/pip install -q --disable-pip-version-check label-studio==1.23.2 gunicorn==27.0.1
