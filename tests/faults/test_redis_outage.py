@@ -70,7 +70,7 @@ def _wait(condition, what: str, worker, timeout: float = 180):
 
 
 def test_the_service_keeps_accepting_without_redis_and_the_work_runs_once_it_is_back(
-    redis, project, annotators, make_user, tiny_gpt2_path, token_client, client, tmp_path, caplog
+    redis, project, annotators, make_user, tiny_gpt2_path, token_client, client, tmp_path
 ):
     from config.celery import app
 
@@ -108,7 +108,6 @@ def test_the_service_keeps_accepting_without_redis_and_the_work_runs_once_it_is_
     assert Judgment.objects.count() == judgments_before + 6
     state = QualityState.objects.get(project=project)
     assert state.queued_at is not None  # wanted, and the database says so
-    assert "could not queue labeling.recompute_quality" in caplog.text  # the lost send is logged, not raised
     assert slowest < SLOW_REQUEST_S, f"a request took {slowest:.1f} s while the broker was down"
     assert TrainingRun.objects.get(pk=run.pk).status == "queued"
 

@@ -4,6 +4,8 @@ policy versions can be compared side by side. Plus the CLI's database forms and 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -52,7 +54,7 @@ def test_generation_enqueues_samples_with_provenance_idempotently(project, promp
     assert m["completions"] == 2 * len(prompts) and samples.count() == m["samples_created"] > 0
     assert m["samples_created"] == m["completions"] - m["empty"] - m["skipped_samples"]
     sample = samples.first()
-    assert sample.adapter == "base" and sample.model_name == "tiny-lm0"
+    assert sample.adapter == "base" and sample.model_name == Path(tiny_lm).name  # the base's folder name
     assert sample.generation["seed"] >= 3 and sample.generation["max_new_tokens"] == 6
     assert sample.metadata["generation_batch"] == run.pk
     assert sample.external_id.startswith(f"gen{run.pk}-p{sample.prompt_id}-base-k")
