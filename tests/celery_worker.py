@@ -72,6 +72,19 @@ def start_worker(tmp_path: Path, queues: str = "default,gpu", extra_env: dict | 
     raise RuntimeError(f"the worker did not start in 60 s:\n{Path(log.name).read_text()}")
 
 
+def wait_for(condition, what: str, *workers, timeout: float = 180, every: float = 0.05):
+    """Poll ``condition`` until it returns something truthy (returned); on timeout, fail the test
+    with the workers' log tails."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    logs = "\n".join(Path(w.log_path).read_text()[-4000:] for w in workers if w is not None)
+    pytest.fail(f"timed out waiting for {what}; worker logs:\n{logs}")
+
+
 def stop_worker(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()

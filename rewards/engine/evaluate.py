@@ -188,13 +188,18 @@ def score_reward_model_members(
     return per_member
 
 
+def _encode_texts(rm: RewardModel, prompts: list[str], responses: list[str]) -> tuple[list[EncodedElement], Any]:
+    """(prompt, response) pairs as one-response elements encoded for ``rm``, and the model's device."""
+    elements = [Element(p, [r]) for p, r in zip(prompts, responses, strict=True)]
+    encoded = encode_elements(elements, rm.tokenizer, max_length=rm.max_length, is_decoder=rm.is_decoder)
+    return encoded, next(rm.model.parameters()).device
+
+
 def score_texts(
     rm: RewardModel, prompts: list[str], responses: list[str], *, batch_size: int = 32, precision: str = "fp32"
 ) -> list[float]:
     """Offset-corrected rewards of (prompt, response) pairs."""
-    elements = [Element(p, [r]) for p, r in zip(prompts, responses, strict=True)]
-    encoded = encode_elements(elements, rm.tokenizer, max_length=rm.max_length, is_decoder=rm.is_decoder)
-    device = next(rm.model.parameters()).device
+    encoded, device = _encode_texts(rm, prompts, responses)
     rewards = score_reward_model(rm, encoded, batch_size=batch_size, device=device, precision=precision)
     return [float(r[0]) - rm.reward_offset for r in rewards]
 
@@ -204,8 +209,6 @@ def score_texts_by_member(
 ) -> list[list[float]]:
     """Offset-corrected rewards of (prompt, response) pairs, one list per ensemble member; their
     mean is ``score_texts`` (a single model: one list)."""
-    elements = [Element(p, [r]) for p, r in zip(prompts, responses, strict=True)]
-    encoded = encode_elements(elements, rm.tokenizer, max_length=rm.max_length, is_decoder=rm.is_decoder)
-    device = next(rm.model.parameters()).device
+    encoded, device = _encode_texts(rm, prompts, responses)
     per_member = score_reward_model_members(rm, encoded, batch_size=batch_size, device=device, precision=precision)
     return [[float(r[0]) - rm.reward_offset for r in rewards] for rewards in per_member]

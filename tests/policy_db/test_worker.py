@@ -3,9 +3,7 @@ and creates tasks; a PPO run whose worker is killed (SIGKILL) resumes from its c
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,22 +12,14 @@ from labeling.models import Sample, Task
 from policy.engine.checkpoint import list_checkpoints
 from policy.models import PolicyModel
 from policy.services.runs import generation_run_create, ppo_run_create
-from tests.celery_worker import start_worker, stop_worker
+from tests.celery_worker import start_worker, stop_worker, wait_for
 from training.models import TrainingRun
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 FAST_RECOVERY = {"PREFLAB_RUN_STALE_SECONDS": "2", "CELERY_VISIBILITY_TIMEOUT": "5"}
 
 
-def _wait(condition, what: str, *workers, timeout: float = 180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    logs = "\n".join(Path(w.log_path).read_text()[-3000:] for w in workers if w is not None)
-    pytest.fail(f"timed out waiting for {what}; worker logs:\n{logs}")
+_wait = wait_for
 
 
 def _finished(run_id: int) -> TrainingRun | None:

@@ -7,8 +7,6 @@ killed mid-step resumes that step on a new worker."""
 from __future__ import annotations
 
 import json
-import time
-from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -18,7 +16,7 @@ from labeling.services.tokens import token_create
 from policy.models import PolicyModel
 from rounds.models import Round
 from rounds.services import STEPS, round_lineage, round_start
-from tests.celery_worker import start_worker, stop_worker
+from tests.celery_worker import start_worker, stop_worker, wait_for
 from training.models import TrainingRun
 
 pytestmark = [pytest.mark.celery, pytest.mark.django_db(transaction=True)]
@@ -27,14 +25,7 @@ WORKERS = ["sim-1", "sim-2", "sim-3"]
 
 
 def _wait(condition, what: str, *workers, timeout: float = 300):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    logs = "\n".join(Path(w.log_path).read_text()[-4000:] for w in workers if w is not None)
-    pytest.fail(f"timed out waiting for {what}; worker logs:\n{logs}")
+    return wait_for(condition, what, *workers, timeout=timeout, every=0.1)
 
 
 def _ended(round_id: int) -> Round | None:
