@@ -115,6 +115,8 @@ def fit_dawid_skene(
     label_prior: float = 0.0,
     drop_unused: bool = True,
     drop_unrecognised: bool = True,
+    require_shared: bool = True,
+    shared_ratio: float = 0.0,
     never_true: Sequence[Hashable] = (),
     align: bool = True,
     init: np.ndarray | None = None,
@@ -149,6 +151,15 @@ def fit_dawid_skene(
     the line, not a tuned threshold: any real class, however hard (UKPConvArg1's ties: 0.39), is
     recognised above it.
 
+    Unshared classes: with ``require_shared`` (default) a class is a possible truth only when
+    annotators report it on the same items more often than their own habits predict (see
+    shared_class_z; one-sided test at 1 %). A label scattered over items independently of them,
+    e.g. the ties of random clickers in a task whose annotators never say tie, is fitted as
+    reportable but never true; otherwise EM can build a latent class around a few such labels and
+    hand it a third of the items. ``shared_ratio`` > 0 also leaves out a class shared less than that
+    fraction as strongly as the most shared one (a habit of saying tie on hard items, rather than
+    items that are ties).
+
     ``never_true`` names classes that annotators may report but that are never an item's truth
     (a project whose truth always has a side: a "tie" then means "could not tell", a habit of the
     annotator, and every item gets a or b); they are fitted as such from the start.
@@ -182,6 +193,8 @@ def fit_dawid_skene(
             label_prior=label_prior,
             drop_unused=False,
             drop_unrecognised=drop_unrecognised,
+            require_shared=require_shared,
+            shared_ratio=shared_ratio,
             never_true=never_true,
             align=align,
             init=None if init is None else init[:, used],
@@ -192,6 +205,8 @@ def fit_dawid_skene(
     k = len(enc.classes)
     settings = _Settings(prior_strength, diag_prior, floor_pseudo, class_prior, label_prior, align, max_iter, tol)
     start = vote_shares(enc) if init is None else init / init.sum(axis=1, keepdims=True)
+    if require_shared and k > 2:
+        never_true = (*never_true, *unshared_classes(enc, relative_min=shared_ratio))
     latent = np.array([c for c in range(k) if enc.classes[c] not in never_true])
     if len(latent) == 0:
         raise ValueError(f"every class is never true: {list(never_true)}")
@@ -266,6 +281,43 @@ def _fit_latent(enc: Encoded, latent: np.ndarray, start: np.ndarray, cfg: _Setti
         enc.items, enc.annotators, enc.classes, full_post, full_priors, full_conf, n_labels, n_iter, converged,
         float(ll),
     )
+
+
+def shared_class_z(enc: Encoded) -> np.ndarray:
+    """Per class, a z-score for "annotators report it on the same items more often than chance".
+
+    Each label u is centred on its annotator's own rate of the class, d_u = [l_u = c] - r_j(c); an
+    item contributes sum over pairs of its labels d_u * d_v. Under the null (labels of the class
+    independent of the item, each annotator at their own rate) the pairs' products have mean 0 and
+    are uncorrelated, so the sum's variance is sum over pairs r_u (1 - r_u) r_v (1 - r_v) exactly.
+    Annotators' habits cancel out: a random clicker who says tie a third of the time raises no
+    score, a hard item that several annotators call a tie does."""
+    k, n_ann, n_items = len(enc.classes), len(enc.annotators), len(enc.items)
+    per_ann = np.bincount(enc.ann_idx * k + enc.label_idx, minlength=n_ann * k).reshape(n_ann, k)
+    rate = per_ann / np.maximum(per_ann.sum(axis=1, keepdims=True), 1)
+    z = np.zeros(k)
+    for c in range(k):
+        r = rate[enc.ann_idx, c]
+        d, s = (enc.label_idx == c) - r, r * (1.0 - r)
+
+        def pair_sum(x: np.ndarray) -> float:
+            total = np.bincount(enc.item_idx, weights=x, minlength=n_items)
+            squares = np.bincount(enc.item_idx, weights=x * x, minlength=n_items)
+            return float(((total**2 - squares) / 2.0).sum())
+
+        variance = pair_sum(s)
+        z[c] = pair_sum(d) / np.sqrt(variance) if variance > 0 else 0.0
+    return z
+
+
+def unshared_classes(enc: Encoded, z_min: float = 2.326, relative_min: float = 0.0) -> tuple[Hashable, ...]:
+    """The classes whose labels are not shared between annotators above chance (shared_class_z
+    below the one-sided 1 % line), or shared less than ``relative_min`` times as strongly as the
+    most shared class; never more than leave the two most shared."""
+    z = shared_class_z(enc)
+    ranked = np.argsort(-z)
+    line = max(z_min, relative_min * z[ranked[0]])
+    return tuple(enc.classes[c] for c in ranked[2:] if z[c] < line)
 
 
 def class_recognition(fit: DawidSkeneResult) -> np.ndarray:

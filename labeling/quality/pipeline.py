@@ -249,16 +249,26 @@ def _measured(judgment: Judgment) -> bool:
     return not judgment.banned and judgment.gold is None and judgment.override != "exclude"
 
 
-def _pairwise_fit(judgments: Sequence[Judgment], cfg: QualityConfig) -> DawidSkeneResult | None:
+# The labelling fit's line for a third class (see fit_dawid_skene's shared_ratio): shared between
+# the kept annotators less than a fifth as strongly as the most shared class, it is a habit of
+# saying tie when unsure, not items that are ties. Not on the measuring fit: there near-chance and
+# spam annotators dilute every class's sharing, and a true tie class fell below the line.
+LABELLING_SHARED_RATIO = 0.2
+
+
+def _pairwise_fit(
+    judgments: Sequence[Judgment], cfg: QualityConfig, *, labelling: bool = False
+) -> DawidSkeneResult | None:
     triples = [(j.task, j.annotator, j.pairwise_class()) for j in judgments]
     if not triples:
         return None
-    # Classes nobody reports, or nobody recognises, are left out of a Dawid-Skene fit (such a latent
+    # Classes nobody reports, shares or recognises are left out of a Dawid-Skene fit (such a latent
     # "tie" class soaks up posterior mass and makes everyone look less reliable than they are).
     never_true = () if cfg.true_ties else ("tie",)
     if cfg.method == "majority":
         return fit_majority(triples, CLASSES, never_true=never_true)
-    return fit_dawid_skene(triples, CLASSES, never_true=never_true)
+    return fit_dawid_skene(triples, CLASSES, never_true=never_true,
+                           shared_ratio=LABELLING_SHARED_RATIO if labelling else 0.0)
 
 
 def _reliability(
@@ -509,12 +519,12 @@ def aggregate_items(
         posteriors.update(zip(result.fit.items, result.fit.posteriors, strict=True))
     missing = [j for j in judgments if j.task not in posteriors]
     if missing:
-        fallback = _pairwise_fit(missing, config)
+        fallback = _pairwise_fit(missing, config, labelling=True)
         assert fallback is not None
         posteriors.update(zip(fallback.items, fallback.posteriors, strict=True))
     kept = [j for j, d in zip(judgments, result.decisions, strict=True) if d.included]
-    if {j.id for j in kept} != {j.id for j in judgments if _measured(j)}:  # else the pass's fit is this fit
-        refit = _pairwise_fit(kept, config)
+    if kept:
+        refit = _pairwise_fit(kept, config, labelling=True)
         if refit is not None:
             posteriors.update(zip(refit.items, refit.posteriors, strict=True))
     items = []

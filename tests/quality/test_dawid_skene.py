@@ -9,6 +9,7 @@ from labeling.quality.dawid_skene import (
     class_recognition,
     encode,
     fit_dawid_skene,
+    shared_class_z,
     vote_shares,
 )
 from labeling.quality.majority import fit_majority
@@ -124,14 +125,14 @@ def test_unused_class_gets_no_prior_and_does_not_drag_reliability():
     predicted = np.array(["ab".index(c) for c in res.labels()])
     assert (predicted == truth[[int(i[1:]) for i in res.items]]).mean() > 0.97
     # The old behaviour, for contrast: keeping the unused class costs reliability.
-    kept = fit_dawid_skene(labels, drop_unused=False)
+    kept = fit_dawid_skene(labels, drop_unused=False, require_shared=False)
     assert kept.priors[2] > 0.05 and kept.reliability.mean() < res.reliability.mean() - 0.05
 
 
 def test_label_prior_keeps_a_rare_class_small():
     labels, _ = _ab_only(seed=1)
     labels += [(item, "noisy", "tie") for item, _, _ in labels[::60]]  # ~2 % ties, pure noise
-    kw = {"drop_unrecognised": False}  # the rare class kept latent, as before that rule
+    kw = {"drop_unrecognised": False, "require_shared": False}  # the rare class kept latent, as before those rules
     plain, anchored = fit_dawid_skene(labels, **kw), fit_dawid_skene(labels, label_prior=1.0, **kw)
     assert anchored.priors[2] < 0.05
     assert plain.priors[2] > anchored.priors[2]
@@ -144,9 +145,9 @@ def test_a_class_nobody_recognises_is_never_the_truth():
     # that can be reported but is never true, and the a/b annotators keep their reliability.
     labels, truth = _ab_only(seed=1)
     labels += [(item, "noisy", "tie") for item, _, _ in labels[::60]]
-    kept = fit_dawid_skene(labels, drop_unrecognised=False)
+    kept = fit_dawid_skene(labels, drop_unrecognised=False, require_shared=False)
     assert class_recognition(kept)[2] <= 0.0
-    res = fit_dawid_skene(labels)
+    res = fit_dawid_skene(labels, require_shared=False)  # this rule on its own
     assert res.priors[2] == 0.0 and np.all(res.posteriors[:, 2] == 0.0)
     assert np.allclose(res.confusion.sum(axis=2), 1.0)
     assert res.reliability.mean() > kept.reliability.mean() + 0.02
@@ -175,7 +176,7 @@ def test_alignment_undoes_label_switching():
     labels, _, truth = planted(seed=4, n_items=600)
     enc = encode(labels)
     rotated = vote_shares(enc)[:, [1, 2, 0]]
-    switched = fit_dawid_skene(enc, init=rotated, align=False, drop_unrecognised=False)
+    switched = fit_dawid_skene(enc, init=rotated, align=False, drop_unrecognised=False, require_shared=False)
     assert _accuracy(switched, truth) < 0.1
     guarded = fit_dawid_skene(enc, init=rotated)
     assert _accuracy(guarded, truth) > 0.9
@@ -249,3 +250,70 @@ def test_tie_habit_crowd_on_a_tie_free_truth():
         assert _accuracy(sided, truth) > 0.88 and _accuracy(sided, truth) >= _accuracy(mv, truth) - 0.01
         default = fit_dawid_skene(labels)
         assert default.priors[2] > 0.1 and _accuracy(default, truth) < _accuracy(sided, truth) - 0.05
+
+
+def _crowd_with_clickers(seed=0, n_items=600, acc=0.65, n_clickers=4):
+    """An a/b task whose annotators never say tie (weak ones: 10 labels per item at 65 %), plus
+    random clickers who pick a / b / tie evenly on 30 items each."""
+    labels, truth = _ab_only(seed=seed, n_ann=60, n_items=n_items, per_item=10, acc=acc)
+    rng = np.random.default_rng(seed + 100)
+    for c in range(n_clickers):
+        for i in rng.choice(n_items, 30, replace=False):
+            labels.append((f"i{i}", f"clicker{c}", CLASSES[rng.integers(3)]))
+    return labels, truth
+
+
+def test_shared_class_z_tells_scattered_labels_from_shared_ones():
+    # The clickers' ties are scattered over items at their own rate: no sharing. Planted ties are
+    # reported together on the tie items: strongly shared, like a and b.
+    labels, _ = _crowd_with_clickers()
+    z = shared_class_z(encode(labels))
+    assert z[0] > 5 and z[1] > 5 and abs(z[2]) < 2.326
+    planted_z = shared_class_z(encode(planted(seed=6, n_items=600)[0]))
+    assert planted_z.min() > 10
+
+
+def test_a_class_only_random_clickers_report_is_never_the_truth():
+    labels, truth = _crowd_with_clickers()
+    res = fit_dawid_skene(labels)
+    assert res.priors[2] == 0.0
+    accuracy = _ab_accuracy(res, truth)
+    assert accuracy > 0.75 and accuracy >= _ab_accuracy(fit_majority(labels), truth) - 0.03
+    # Without the rule EM builds a latent tie class around 4 clickers' 40 ties (this crowd, seed 0:
+    # a third of the items) and the recognition rule does not catch it.
+    loose = fit_dawid_skene(labels, require_shared=False)
+    assert loose.priors[2] > 0.1 and _ab_accuracy(loose, truth) < accuracy - 0.1
+
+
+def _ab_accuracy(res, truth):
+    return np.mean([c == "ab"[truth[int(i[1:])]] for c, i in zip(res.labels(), res.items, strict=True)])
+
+
+def _tie_habit_crowd(seed=0, n_items=800, n_ann=40, per_item=8):
+    """No item is a tie; a fifth are hard (annotators near chance there), and every annotator
+    answers tie when unsure, so ties gather on the hard items."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, n_items)
+    hard = rng.random(n_items) < 0.2
+    habit = rng.uniform(0.3, 0.7, n_ann)
+    labels = []
+    for i in range(n_items):
+        for a in rng.choice(n_ann, per_item, replace=False):
+            if rng.random() < (0.55 if hard[i] else 0.85):
+                label = "ab"[truth[i]]
+            else:
+                label = "tie" if rng.random() < habit[a] else "ab"[1 - truth[i]]
+            labels.append((f"i{i}", f"w{a}", label))
+    return labels, truth
+
+
+def test_shared_ratio_reads_a_tie_habit_as_no_class_and_keeps_true_ties():
+    labels, truth = _tie_habit_crowd()
+    z = shared_class_z(encode(labels))
+    assert z[2] > 2.326 and z[2] < 0.2 * z[:2].max()  # shared, but weakly: hard items, not ties
+    plain, ratio = fit_dawid_skene(labels), fit_dawid_skene(labels, shared_ratio=0.2)
+    assert plain.priors[2] > 0.05 and ratio.priors[2] == 0.0
+    assert _ab_accuracy(ratio, truth) > _ab_accuracy(plain, truth) + 0.03
+    tied, _, tie_truth = planted(seed=6, n_items=600)
+    kept = fit_dawid_skene(tied, shared_ratio=0.2)
+    assert kept.priors[2] > 0.2 and _accuracy(kept, tie_truth) > 0.9

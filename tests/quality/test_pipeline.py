@@ -119,11 +119,34 @@ def test_items_are_labelled_from_the_judgments_kept():
     result = evaluate_lines(lines, QualityConfig())
     assert result.flagged == {"lefty"}
 
-    def labels(res) -> dict[str, str]:
-        return {item.item_id: item.label for item in res.items if item.item_id != "only-lefty"}
+    def labels(res) -> dict[str, tuple[str, dict[str, float]]]:
+        return {item.item_id: (item.label, item.posterior) for item in res.items if item.item_id != "only-lefty"}
 
     honest = [line for line in lines if line.annotator_id != "lefty"]
     assert labels(result) == labels(evaluate_lines(honest, QualityConfig()))
     assert labels(result) != labels(evaluate_lines(lines, QualityConfig(filters=Filters.none())))
     assert result.items[-1].item_id == "only-lefty"  # lefty's "a" carries no information: its posterior is the prior
     assert all(abs(sum(item.posterior.values()) - 1) < 1e-4 for item in result.items)
+
+
+def test_item_labels_have_no_tie_class_built_from_a_habit_or_from_clickers():
+    """The labelling fit keeps a tie class only where the kept annotators share ties about as
+    strongly as they share sides: a habit of saying tie on hard items gives no tie items, small
+    random clickers (too few labels to be flagged) give none, and planted ties stay."""
+    from labeling.quality.evaluate import LabelLine, evaluate_lines
+    from tests.quality.test_dawid_skene import _tie_habit_crowd, planted
+
+    habit, truth = _tie_habit_crowd()
+    lines = [LabelLine(item, ann, label, 20.0) for item, ann, label in habit]
+    rng = random.Random(6)
+    for c in range(40):
+        lines += [LabelLine(f"i{rng.randrange(800)}", f"clicker{c}", rng.choice(["a", "b", "tie"]), 20.0)
+                  for _ in range(8)]
+    items = evaluate_lines(lines, QualityConfig()).items
+    assert not [item for item in items if item.label == "tie"]
+    accuracy = sum(item.label == "ab"[truth[int(item.item_id[1:])]] for item in items) / len(items)
+    assert accuracy > 0.9
+    tied, _, tie_truth = planted(seed=6, n_items=600)
+    items = evaluate_lines([LabelLine(i, a, lab, 20.0) for i, a, lab in tied], QualityConfig()).items
+    assert sum(item.label == "tie" for item in items) > 150
+    assert sum(item.label == ("a", "b", "tie")[tie_truth[int(item.item_id[1:])]] for item in items) / len(items) > 0.9
