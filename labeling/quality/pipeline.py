@@ -249,26 +249,28 @@ def _measured(judgment: Judgment) -> bool:
     return not judgment.banned and judgment.gold is None and judgment.override != "exclude"
 
 
-# The labelling fit's line for a third class (see fit_dawid_skene's shared_ratio): shared between
-# the kept annotators less than a fifth as strongly as the most shared class, it is a habit of
-# saying tie when unsure, not items that are ties. Not on the measuring fit: there near-chance and
-# spam annotators dilute every class's sharing, and a true tie class fell below the line.
-LABELLING_SHARED_RATIO = 0.2
-
-
 def _pairwise_fit(
-    judgments: Sequence[Judgment], cfg: QualityConfig, *, labelling: bool = False
+    judgments: Sequence[Judgment], cfg: QualityConfig, left_out: Sequence[str] = ()
 ) -> DawidSkeneResult | None:
+    """The pairwise fit (Dawid-Skene or majority). ``left_out``: classes to fit as never true."""
     triples = [(j.task, j.annotator, j.pairwise_class()) for j in judgments]
     if not triples:
         return None
     # Classes nobody reports, shares or recognises are left out of a Dawid-Skene fit (such a latent
     # "tie" class soaks up posterior mass and makes everyone look less reliable than they are).
-    never_true = () if cfg.true_ties else ("tie",)
+    never_true = tuple(left_out) if cfg.true_ties else (*left_out, "tie")
     if cfg.method == "majority":
         return fit_majority(triples, CLASSES, never_true=never_true)
-    return fit_dawid_skene(triples, CLASSES, never_true=never_true,
-                           shared_ratio=LABELLING_SHARED_RATIO if labelling else 0.0)
+    return fit_dawid_skene(triples, CLASSES, never_true=never_true)
+
+
+def _classes_left_out(fit: DawidSkeneResult | None) -> tuple[str, ...]:
+    """The classes the pass's fit found never true (prior 0). Which classes can be an item's truth
+    is decided once, on every measured judgment; the fits on fewer judgments keep to it, so the
+    item labels follow the structure the annotators were measured under."""
+    if fit is None or not np.isfinite(fit.log_likelihood):  # majority vote decides nothing
+        return ()
+    return tuple(str(c) for c, prior in zip(fit.classes, fit.priors, strict=True) if prior == 0.0)
 
 
 def _reliability(
@@ -517,14 +519,15 @@ def aggregate_items(
     posteriors: dict[Hashable, np.ndarray] = {}
     if result.fit is not None:
         posteriors.update(zip(result.fit.items, result.fit.posteriors, strict=True))
+    left_out = _classes_left_out(result.fit)
     missing = [j for j in judgments if j.task not in posteriors]
     if missing:
-        fallback = _pairwise_fit(missing, config, labelling=True)
+        fallback = _pairwise_fit(missing, config, left_out)
         assert fallback is not None
         posteriors.update(zip(fallback.items, fallback.posteriors, strict=True))
     kept = [j for j, d in zip(judgments, result.decisions, strict=True) if d.included]
-    if kept:
-        refit = _pairwise_fit(kept, config, labelling=True)
+    if {j.id for j in kept} != {j.id for j in judgments if _measured(j)}:  # else the pass's fit is this fit
+        refit = _pairwise_fit(kept, config, left_out)
         if refit is not None:
             posteriors.update(zip(refit.items, refit.posteriors, strict=True))
     items = []

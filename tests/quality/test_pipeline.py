@@ -130,17 +130,17 @@ def test_items_are_labelled_from_the_judgments_kept():
 
 
 def test_item_labels_have_no_tie_class_built_from_a_habit_or_from_clickers():
-    """The labelling fit keeps a tie class only where the kept annotators share ties about as
-    strongly as they share sides: a habit of saying tie on hard items gives no tie items, small
-    random clickers (too few labels to be flagged) give none, and planted ties stay."""
+    """Item labels have a tie class only where annotators share ties like they share sides: a
+    habit of saying tie on hard items gives no tie items, nor do small random clickers (too few
+    labels to be flagged); planted ties stay."""
     from labeling.quality.evaluate import LabelLine, evaluate_lines
     from tests.quality.test_dawid_skene import _tie_habit_crowd, planted
 
-    habit, truth = _tie_habit_crowd()
+    habit, truth = _tie_habit_crowd(0)
     lines = [LabelLine(item, ann, label, 20.0) for item, ann, label in habit]
     rng = random.Random(6)
     for c in range(40):
-        lines += [LabelLine(f"i{rng.randrange(800)}", f"clicker{c}", rng.choice(["a", "b", "tie"]), 20.0)
+        lines += [LabelLine(f"i{rng.randrange(500)}", f"clicker{c}", rng.choice(["a", "b", "tie"]), 20.0)
                   for _ in range(8)]
     items = evaluate_lines(lines, QualityConfig()).items
     assert not [item for item in items if item.label == "tie"]
