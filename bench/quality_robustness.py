@@ -1,12 +1,14 @@
 """Label-quality robustness to injected spam across many crowds, not one (issue 13 part 2, a sketch).
 
 Run from the repo root:  .venv/bin/python bench/quality_robustness.py  [--seeds 0 1 2] [--items 600] [--quick]
-                                                                       [--no-ukp] [--no-near-chance]
+                                [--no-ukp] [--no-near-chance] [--no-two-way] [--per-kind]
 Synthetic crowds vary the worker pool (skill mix, share of near-chance workers, labels per worker),
 the tie rate, per-item difficulty and labels per item; a second family follows the issue's description
-of its held-back data (10 labels per item, half or more of the workers near chance). Spam of four
+of its held-back data (10 labels per item, half or more of the workers near chance); a third is a
+two-way task (honest workers never answer tie, spammers still click it). Spam of four
 kinds (random clickers, always-left, too-fast, and "marginal" clickers who copy the crowd's label
-mix with honest timing) is injected until it makes 10 % and 30 % of all labels. UKPConvArg1 (../shared/data, see its
+mix with honest timing) is injected until it makes 10 % and 30 % of all labels (with --per-kind,
+also 30 % of each kind alone). UKPConvArg1 (../shared/data, see its
 SOURCE.txt; Habernal & Gurevych, ACL 2016, CC-BY 4.0) is one more row, scored against its gold.
 For each crowd: accuracy against the truth of majority vote, crowd-kit's DawidSkene (bench
 dependency; skipped if missing) and ours (quality_eval's pass with the project defaults), and the
@@ -48,11 +50,13 @@ class Crowd:
     labels_per_item: int
     tie_rate: float  # share of items whose truth is a tie
     hard_items: float  # share of items on which every worker's skill is cut to a fifth
+    says_tie: bool = True  # False: a two-way task, honest workers never answer tie
 
     @property
     def name(self) -> str:
         return (f"skill B{self.skill} chance {self.near_chance:.0%} lpw {self.labels_per_worker} "
-                f"lpi {self.labels_per_item} ties {self.tie_rate:.0%} hard {self.hard_items:.0%}")
+                f"lpi {self.labels_per_item} ties {self.tie_rate:.0%} hard {self.hard_items:.0%}"
+                + ("" if self.says_tie else " two-way"))
 
 
 def crowds(quick: bool) -> list[Crowd]:
@@ -77,6 +81,15 @@ def near_chance_crowds(quick: bool) -> list[Crowd]:
     return out[::4] if quick else out
 
 
+def two_way_crowds(quick: bool) -> list[Crowd]:
+    """A two-way task (honest workers answer a or b, never tie; spammers still click tie): 16 crowds
+    over skill, workers at chance (0 or 50 %), labels per worker and labels per item (5, 10).
+    Drawn after the other families, so adding them changed none of those rows."""
+    grid = itertools.product([(6.0, 2.0), (2.0, 2.0)], [0.0, 0.5], [15, 80], [5, 10])
+    out = [Crowd(skill, chance, lpw, lpi, 0.0, 0.2, says_tie=False) for skill, chance, lpw, lpi in grid]
+    return out[::4] if quick else out
+
+
 def simulate(crowd: Crowd, n_items: int, rng: np.random.Generator) -> tuple[list[LabelLine], dict[str, str]]:
     """Honest labels of one crowd, and the truth per item."""
     truth = {f"i{i}": (CLASSES[2] if rng.random() < crowd.tie_rate else CLASSES[rng.integers(2)])
@@ -95,7 +108,9 @@ def simulate(crowd: Crowd, n_items: int, rng: np.random.Generator) -> tuple[list
     for item, true in truth.items():
         for w in rng.choice(n_workers, size=crowd.labels_per_item, replace=False, p=activity):
             s = skill[w] / 5 if hard[item] else skill[w]
-            if rng.random() < 1 / 3 + (2 / 3) * s:
+            if not crowd.says_tie:
+                label = true if rng.random() < 0.5 + 0.5 * s else CLASSES[1 - CLASSES.index(true)]
+            elif rng.random() < 1 / 3 + (2 / 3) * s:
                 label = true
             else:
                 wrong = [c for c in CLASSES if c != true]
@@ -105,7 +120,8 @@ def simulate(crowd: Crowd, n_items: int, rng: np.random.Generator) -> tuple[list
     return lines, truth
 
 
-def inject(real: list[LabelLine], share: float, rng: np.random.Generator) -> tuple[list[LabelLine], set[str]]:
+def inject(real: list[LabelLine], share: float, rng: np.random.Generator,
+           kinds: tuple[str, ...] = SPAM_KINDS) -> tuple[list[LabelLine], set[str]]:
     """Add spammer ids until spam is `share` of all labels, the kinds in turn; each spammer's size
     drawn from the honest workers' label counts (>= 10), so spammers look like ordinary workers."""
     n_spam = int(round(share / (1.0 - share) * len(real)))
@@ -118,7 +134,7 @@ def inject(real: list[LabelLine], share: float, rng: np.random.Generator) -> tup
     rates = np.array([line.seconds / max(line.words or 1, 1) for line in real if line.seconds is not None])
     spam, ids, made = [], set(), 0
     while made < n_spam:
-        kind = SPAM_KINDS[len(ids) % len(SPAM_KINDS)]
+        kind = kinds[len(ids) % len(kinds)]
         wid = f"SPAM-{kind}-{len(ids):05d}"
         ids.add(wid)
         size = int(min(rng.choice(sizes), n_spam - made, len(items)))
@@ -171,11 +187,17 @@ def methods() -> dict[str, object]:
     return found
 
 
+PER_KIND = False  # --per-kind: also 30 % of each kind alone (keys "random", "left", ...)
+
+
 def evaluate(name: str, real: list[LabelLine], truth: dict[str, str], rng: np.random.Generator,
              table: list[dict], group: str, seed: int) -> None:
-    mixed = {0.0: real}
+    mixed: dict = {0.0: real}
     for share in SHARES:
         mixed[share] = inject(real, share, rng)[0]
+    if PER_KIND:  # after the mixes, so the mixed rows are those of a run without --per-kind
+        for kind in SPAM_KINDS:
+            mixed[kind] = inject(real, 0.3, rng, (kind,))[0]
     row: dict = {"crowd": name, "group": group, "seed": seed}
     for method, fn in methods().items():
         for share, lines in mixed.items():
@@ -190,7 +212,9 @@ def _format(row: dict) -> str:
     cells = []
     for method in methods_seen(row):
         real, spam = row[(method, 0.0)], row[(method, 0.3)]
-        cells.append(f"{method}: {real:.3f} / {row[(method, 0.1)]:.3f} / {spam:.3f} ({100 * (real - spam):+.1f} pt)")
+        kinds = "".join(f" {k} {100 * (real - row[(method, k)]):+.1f}" for k in SPAM_KINDS if (method, k) in row)
+        cells.append(f"{method}: {real:.3f} / {row[(method, 0.1)]:.3f} / {spam:.3f} ({100 * (real - spam):+.1f} pt"
+                     f"{kinds})")
     return f"s{row['seed']} {row['crowd']:62} " + " | ".join(cells)
 
 
@@ -218,6 +242,11 @@ def summary(rows: list[dict]) -> dict[str, dict[str, float]]:
         drop = np.array([row[(method, 0.0)] - row[(method, 0.3)] for row in rows])
         out[method] = {"real": real.mean(), "min": real.min(), "drop": 100 * drop.mean(), "worst": 100 * drop.max(),
                        "within": int((drop <= 0.02).sum()), "sec": sum(row[(method, "sec")] for row in rows)}
+        for kind in SPAM_KINDS:
+            if (method, kind) in rows[0]:
+                kind_drop = np.array([row[(method, 0.0)] - row[(method, kind)] for row in rows])
+                out[method][f"drop {kind}"] = 100 * kind_drop.mean()
+                out[method][f"within {kind}"] = int((kind_drop <= 0.02).sum())
     if "crowd-kit DS" in out:
         beat = [row[("ours", 0.0)] >= row[("crowd-kit DS", 0.0)] for row in rows]
         out["target"] = {"beat": sum(beat), "both": sum(b and row[("ours", 0.0)] - row[("ours", 0.3)] <= 0.02
@@ -247,6 +276,11 @@ def print_summary(title: str, table: list[dict], seeds: list[int]) -> None:
         print(f"  {method:14} real {over_seeds('real', '.3f')} (min {over_seeds('min', '.3f')}); drop at 30 %: "
               f"mean {over_seeds('drop', '.1f')} pt, worst {over_seeds('worst', '.1f')} pt, within 2 pt in "
               f"{over_seeds('within', '.1f')}/{n}; {over_seeds('sec', '.0f')} s")
+        kinds = [k for k in SPAM_KINDS if f"drop {k}" in per_seed[0][method]]
+        if kinds:
+            print(" " * 17 + "30 % of one kind: " + ", ".join(
+                f"{k} mean {over_seeds('drop ' + k, '.1f')} pt (within 2 pt in {over_seeds('within ' + k, '.1f')})"
+                for k in kinds))
     if "target" in per_seed[0]:
         beat = [s["target"]["beat"] for s in per_seed]
         both = [s["target"]["both"] for s in per_seed]
@@ -263,7 +297,12 @@ def main() -> None:
                         help="every seventh crowd of the grid, every fourth of the near-chance family")
     parser.add_argument("--no-ukp", action="store_true", help="leave out the UKPConvArg1 row")
     parser.add_argument("--no-near-chance", action="store_true", help="leave out the near-chance family")
+    parser.add_argument("--no-two-way", action="store_true", help="leave out the two-way family")
+    parser.add_argument("--per-kind", action="store_true",
+                        help="also inject 30 %% of each spam kind alone and report the drop per kind")
     args = parser.parse_args()
+    global PER_KIND
+    PER_KIND = args.per_kind
     seeds = args.seeds or [args.seed]
     table: list[dict] = []
     print("accuracy on real labels / 10 % spam / 30 % spam (drop real -> 30 %)")
@@ -278,10 +317,16 @@ def main() -> None:
             for crowd in near_chance_crowds(args.quick):
                 real, truth = simulate(crowd, args.items, rng)
                 evaluate(crowd.name, real, truth, rng, table, "near chance", seed)
+        if not args.no_two_way:
+            for crowd in two_way_crowds(args.quick):
+                real, truth = simulate(crowd, args.items, rng)
+                evaluate(crowd.name, real, truth, rng, table, "two-way", seed)
     print_summary("grid and UKPConvArg1 (the first measurement's crowds)",
-                  [row for row in table if row["group"] != "near chance"], seeds)
+                  [row for row in table if row["group"] in ("grid", "UKPConvArg1")], seeds)
     print_summary("near-chance family (the issue's held-back data as described)",
                   [row for row in table if row["group"] == "near chance"], seeds)
+    print_summary("two-way family (honest workers never say tie)",
+                  [row for row in table if row["group"] == "two-way"], seeds)
     print_summary("all", table, seeds)
 
 
