@@ -195,9 +195,10 @@ def evaluate(name: str, real: list[LabelLine], truth: dict[str, str], rng: np.ra
     mixed: dict = {0.0: real}
     for share in SHARES:
         mixed[share] = inject(real, share, rng)[0]
-    if PER_KIND:  # after the mixes, so the mixed rows are those of a run without --per-kind
+    if PER_KIND:  # its own generator, so every other row is that of a run without --per-kind
+        own = np.random.default_rng([seed, len(table)])
         for kind in SPAM_KINDS:
-            mixed[kind] = inject(real, 0.3, rng, (kind,))[0]
+            mixed[kind] = inject(real, 0.3, own, (kind,))[0]
     row: dict = {"crowd": name, "group": group, "seed": seed}
     for method, fn in methods().items():
         for share, lines in mixed.items():

@@ -206,7 +206,7 @@ def fit_dawid_skene(
     k = len(enc.classes)
     settings = _Settings(prior_strength, diag_prior, floor_pseudo, class_prior, label_prior, align, max_iter, tol)
     start = vote_shares(enc) if init is None else init / init.sum(axis=1, keepdims=True)
-    if require_shared and k > 2:
+    if require_shared and sum(c not in never_true for c in enc.classes) > 2:
         never_true = (*never_true, *unshared_classes(
             enc, relative_min=shared_ratio, prior_strength=prior_strength, floor_pseudo=floor_pseudo))
     latent = np.array([c for c in range(k) if enc.classes[c] not in never_true])
