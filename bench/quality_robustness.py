@@ -1,7 +1,7 @@
 """Label-quality robustness to injected spam across many crowds, not one (issue 13 part 2, a sketch).
 
 Run from the repo root:  .venv/bin/python bench/quality_robustness.py  [--seeds 0 1 2] [--items 600] [--quick]
-                                [--no-ukp] [--no-near-chance] [--no-two-way] [--per-kind]
+                                [--no-ukp] [--no-near-chance] [--no-two-way] [--per-kind] [--spammer-labels N]
 Synthetic crowds vary the worker pool (skill mix, share of near-chance workers, labels per worker),
 the tie rate, per-item difficulty and labels per item; a second family follows the issue's description
 of its held-back data (10 labels per item, half or more of the workers near chance); a third is a
@@ -123,10 +123,13 @@ def simulate(crowd: Crowd, n_items: int, rng: np.random.Generator) -> tuple[list
 def inject(real: list[LabelLine], share: float, rng: np.random.Generator,
            kinds: tuple[str, ...] = SPAM_KINDS) -> tuple[list[LabelLine], set[str]]:
     """Add spammer ids until spam is `share` of all labels, the kinds in turn; each spammer's size
-    drawn from the honest workers' label counts (>= 10), so spammers look like ordinary workers."""
+    drawn from the honest workers' label counts (>= 10), so spammers look like ordinary workers
+    (or --spammer-labels each: small spammers, too few labels each for any flag)."""
     n_spam = int(round(share / (1.0 - share) * len(real)))
     counts = np.unique([line.annotator_id for line in real], return_counts=True)[1]
     sizes = counts[counts >= 10] if (counts >= 10).any() else counts
+    if SPAMMER_LABELS:
+        sizes = np.array([SPAMMER_LABELS])
     words = {line.item_id: line.words or 100 for line in real}
     items = sorted(words)
     marginal = np.array([sum(line.label == c for line in real) for c in CLASSES], dtype=float)
@@ -188,6 +191,7 @@ def methods() -> dict[str, object]:
 
 
 PER_KIND = False  # --per-kind: also 30 % of each kind alone (keys "random", "left", ...)
+SPAMMER_LABELS = 0  # --spammer-labels: every spammer labels this many items (0: sized like real workers)
 
 
 def evaluate(name: str, real: list[LabelLine], truth: dict[str, str], rng: np.random.Generator,
@@ -301,9 +305,11 @@ def main() -> None:
     parser.add_argument("--no-two-way", action="store_true", help="leave out the two-way family")
     parser.add_argument("--per-kind", action="store_true",
                         help="also inject 30 %% of each spam kind alone and report the drop per kind")
+    parser.add_argument("--spammer-labels", type=int, default=0,
+                        help="every spammer labels this many items (default: sized like real workers with >= 10)")
     args = parser.parse_args()
-    global PER_KIND
-    PER_KIND = args.per_kind
+    global PER_KIND, SPAMMER_LABELS
+    PER_KIND, SPAMMER_LABELS = args.per_kind, args.spammer_labels
     seeds = args.seeds or [args.seed]
     table: list[dict] = []
     print("accuracy on real labels / 10 % spam / 30 % spam (drop real -> 30 %)")

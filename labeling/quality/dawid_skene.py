@@ -14,6 +14,8 @@ from itertools import permutations
 
 import numpy as np
 
+from labeling.quality.annotator_prior import Memberships, prior_centre
+
 CLASSES: tuple[str, ...] = ("a", "b", "tie")
 
 
@@ -117,6 +119,7 @@ def fit_dawid_skene(
     drop_unrecognised: bool = True,
     require_shared: bool = True,
     shared_ratio: float = 0.25,
+    spammer_mixture: bool = True,
     never_true: Sequence[Hashable] = (),
     align: bool = True,
     init: np.ndarray | None = None,
@@ -126,10 +129,13 @@ def fit_dawid_skene(
     """Fit Dawid-Skene by EM, starting from the soft majority vote (or ``init``, items x classes).
 
     Smoothing is an empirical-Bayes Dirichlet prior: each confusion row gets ``prior_strength``
-    pseudo-labels distributed like the pooled confusion of *all* annotators (the "average
-    worker"), plus ``floor_pseudo`` per cell so nothing is ever exactly 0. An annotator with 3
-    labels thus stays near the average worker instead of getting a perfect or all-wrong matrix;
-    one with 300 labels is ruled by their own data. ``diag_prior`` optionally adds pseudo-counts
+    pseudo-labels plus ``floor_pseudo`` per cell so nothing is ever exactly 0. With
+    ``spammer_mixture`` (default) the pseudo-labels are centred on a worker/spammer mixture (see
+    annotator_prior): the pooled confusion of the workers for an annotator whose labels look like a
+    worker's, their own label shares (labels independent of the truth) for one who looks like a
+    spammer. Without it, on the pooled confusion of *all* annotators (the "average worker"). An
+    annotator with 3 labels thus stays near a worker or a spammer instead of getting a perfect or
+    all-wrong matrix; one with 300 labels is ruled by their own data. ``diag_prior`` optionally adds pseudo-counts
     on the diagonal ("annotators beat chance"); off by default because on UKPConvArg1 it lowered
     accuracy (strength 3 / diag 0 did best of a small grid, see bench/README_quality.md).
     ``tol`` is the largest change of any confusion entry between iterations.
@@ -196,6 +202,7 @@ def fit_dawid_skene(
             drop_unrecognised=drop_unrecognised,
             require_shared=require_shared,
             shared_ratio=shared_ratio,
+            spammer_mixture=spammer_mixture,
             never_true=never_true,
             align=align,
             init=None if init is None else init[:, used],
@@ -204,11 +211,13 @@ def fit_dawid_skene(
         )
         return _embed(fit, enc.classes, used)
     k = len(enc.classes)
-    settings = _Settings(prior_strength, diag_prior, floor_pseudo, class_prior, label_prior, align, max_iter, tol)
+    settings = _Settings(prior_strength, diag_prior, floor_pseudo, class_prior, label_prior, align, max_iter, tol,
+                         spammer_mixture)
     start = vote_shares(enc) if init is None else init / init.sum(axis=1, keepdims=True)
     if require_shared and sum(c not in never_true for c in enc.classes) > 2:
         never_true = (*never_true, *unshared_classes(
-            enc, relative_min=shared_ratio, prior_strength=prior_strength, floor_pseudo=floor_pseudo))
+            enc, relative_min=shared_ratio, prior_strength=prior_strength, floor_pseudo=floor_pseudo,
+            spammer_mixture=spammer_mixture))
     latent = np.array([c for c in range(k) if enc.classes[c] not in never_true])
     if len(latent) == 0:
         raise ValueError(f"every class is never true: {list(never_true)}")
@@ -251,6 +260,7 @@ class _Settings:
     align: bool
     max_iter: int
     tol: float
+    spammer_mixture: bool
 
 
 def _fit_latent(enc: Encoded, latent: np.ndarray, start: np.ndarray, cfg: _Settings) -> DawidSkeneResult:
@@ -262,9 +272,10 @@ def _fit_latent(enc: Encoded, latent: np.ndarray, start: np.ndarray, cfg: _Setti
     class_pseudo = cfg.class_prior + cfg.label_prior * n_items * label_share  # per-class pseudo-items
     confusion = np.zeros((n_ann, k_lat, k))
     ll, converged, n_iter = -np.inf, False, 0
+    members: Memberships | None = None
     for n_iter in range(1, cfg.max_iter + 1):  # noqa: B007 -- n_iter is reported after the loop
         previous = confusion
-        priors, confusion = _m_step(enc, posteriors, latent, cfg, class_pseudo)
+        priors, confusion, members = _m_step(enc, posteriors, latent, cfg, class_pseudo, members)
         posteriors, ll = _e_step(enc, priors, confusion, n_items)
         # Converge on the parameters, not the data log-likelihood: under a prior EM raises the
         # posterior objective, and the likelihood alone can plateau long before the fit settles.
@@ -390,7 +401,8 @@ def _embed(fit: DawidSkeneResult, classes: tuple[Hashable, ...], used: np.ndarra
     )
 
 
-def _m_step(enc: Encoded, post: np.ndarray, latent: np.ndarray, cfg: _Settings, class_pseudo: np.ndarray):
+def _m_step(enc: Encoded, post: np.ndarray, latent: np.ndarray, cfg: _Settings, class_pseudo: np.ndarray,
+            members: Memberships | None = None):
     k_lat, k, n_ann = len(latent), len(enc.classes), len(enc.annotators)
     priors = post.sum(axis=0) + class_pseudo
     priors /= priors.sum()
@@ -399,11 +411,15 @@ def _m_step(enc: Encoded, post: np.ndarray, latent: np.ndarray, cfg: _Settings, 
     for t in range(k_lat):
         # Soft count of "annotator j said l while the truth was latent[t]".
         counts[:, t, :] = np.bincount(flat, weights=post[enc.item_idx, t], minlength=n_ann * k).reshape(n_ann, k)
-    pooled = counts.sum(axis=0) + cfg.floor_pseudo
-    pooled /= pooled.sum(axis=1, keepdims=True)
-    counts += cfg.prior_strength * pooled + cfg.floor_pseudo
+    if cfg.spammer_mixture:
+        centre, members = prior_centre(enc.item_idx, enc.ann_idx, enc.label_idx, post, counts, cfg.floor_pseudo,
+                                       members)
+    else:
+        centre = counts.sum(axis=0) + cfg.floor_pseudo
+        centre /= centre.sum(axis=1, keepdims=True)
+    counts += cfg.prior_strength * centre + cfg.floor_pseudo
     counts[:, np.arange(k_lat), latent] += cfg.diag_prior
-    return priors, counts / counts.sum(axis=2, keepdims=True)
+    return priors, counts / counts.sum(axis=2, keepdims=True), members
 
 
 def _e_step(enc: Encoded, priors: np.ndarray, confusion: np.ndarray, n_items: int):

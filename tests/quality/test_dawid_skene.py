@@ -146,9 +146,10 @@ def test_a_class_nobody_recognises_is_never_the_truth():
     # that can be reported but is never true, and the a/b annotators keep their reliability.
     labels, truth = _ab_only(seed=1)
     labels += [(item, "noisy", "tie") for item, _, _ in labels[::60]]
-    kept = fit_dawid_skene(labels, drop_unrecognised=False, require_shared=False)
+    alone = {"require_shared": False, "spammer_mixture": False}  # this rule on its own
+    kept = fit_dawid_skene(labels, drop_unrecognised=False, **alone)
     assert class_recognition(kept)[2] <= 0.0
-    res = fit_dawid_skene(labels, require_shared=False)  # this rule on its own
+    res = fit_dawid_skene(labels, **alone)
     assert res.priors[2] == 0.0 and np.all(res.posteriors[:, 2] == 0.0)
     assert np.allclose(res.confusion.sum(axis=2), 1.0)
     assert res.reliability.mean() > kept.reliability.mean() + 0.02
@@ -327,3 +328,42 @@ def test_a_tie_habit_is_not_a_class_and_true_ties_are():
     assert unshared_classes(encode(tied)) == ()
     kept = fit_dawid_skene(tied)
     assert kept.priors[2] > 0.2 and _accuracy(kept, tie_truth) > 0.9
+
+
+def _with_small_spammers(labels, n_items, size=6, share=0.3, seed=7):
+    """Always-left spammers of `size` labels each (too few to flag) until they make `share` of
+    all labels."""
+    rng = np.random.default_rng(seed)
+    n_spam = int(share / (1 - share) * len(labels))
+    spam = []
+    for s in range(n_spam // size):
+        spam += [(f"i{i}", f"spam{s}", "a") for i in rng.choice(n_items, size, replace=False)]
+    return labels + spam
+
+
+def test_small_spammers_are_read_as_spammers_not_as_average_workers():
+    # A crowd of 6-label always-left spammers: centred on the pooled confusion, each counts as an
+    # average worker and together they outvote the real annotators; the worker/spammer mixture
+    # reads them as labels that do not depend on the truth.
+    honest, truth = _ab_only(seed=2, n_ann=40, n_items=600, per_item=5, acc=0.75)
+    labels = _with_small_spammers(honest, 600)
+    clean = _ab_accuracy(fit_dawid_skene(honest), truth)
+    mixture = fit_dawid_skene(labels)
+    pooled = fit_dawid_skene(labels, spammer_mixture=False)
+    assert _ab_accuracy(mixture, truth) >= clean - 0.02
+    assert _ab_accuracy(pooled, truth) < clean - 0.1
+    spam = [j for j, a in enumerate(mixture.annotators) if str(a).startswith("spam")]
+    real = [j for j, a in enumerate(mixture.annotators) if not str(a).startswith("spam")]
+    assert mixture.informativeness[spam].mean() < 0.1 < mixture.informativeness[real].mean()
+
+
+def test_small_spammers_and_small_workers_are_told_apart():
+    # 3 labels each: novices who answer right are read as workers (informative), always-left
+    # spammers as labels that do not depend on the truth.
+    honest, truth = _ab_only(seed=3, n_ann=40, n_items=600, per_item=5, acc=0.85)
+    novices = [(f"i{i}", f"novice{i % 50}", "ab"[truth[i]]) for i in range(0, 600, 4)]
+    fit = fit_dawid_skene(_with_small_spammers(honest + novices, 600, size=3, share=0.2))
+    assert _ab_accuracy(fit, truth) > 0.95
+    kind = np.array([str(a).rstrip("0123456789") for a in fit.annotators])
+    assert fit.informativeness[kind == "spam"].mean() < 0.15
+    assert fit.informativeness[kind == "novice"].mean() > 0.6
