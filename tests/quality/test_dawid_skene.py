@@ -221,19 +221,19 @@ def test_guard_on_a_sparse_mediocre_crowd_stays_near_majority():
         assert _accuracy(ds, truth) > _accuracy(mv, truth) - 0.05
 
 
-def _tie_habit_crowd(seed: int):
-    """A truth that always has a side; annotators answer right with their accuracy (cut to a
-    fifth above chance on the 20 % hard items), and when wrong say "tie" by their own habit."""
+def _tie_habit_crowd(seed: int, *, acc=(0.55, 0.9), habit=(0.1, 0.6), hard_share=0.2, hard_factor=0.2, per_item=7):
+    """A truth that always has a side; annotators answer right with their accuracy (its excess over
+    chance cut by ``hard_factor`` on the hard items), and when wrong say "tie" by their own habit."""
     rng = np.random.default_rng(seed)
     n_items, n_ann = 500, 40
     truth = rng.integers(0, 2, n_items)
-    acc, habit = rng.uniform(0.55, 0.9, n_ann), rng.uniform(0.1, 0.6, n_ann)
-    hard = rng.random(n_items) < 0.2
+    accuracy, tie_habit = rng.uniform(*acc, n_ann), rng.uniform(*habit, n_ann)
+    hard = rng.random(n_items) < hard_share
     labels = []
     for i in range(n_items):
-        for a in rng.choice(n_ann, 7, replace=False):
-            right = rng.random() < 0.5 + (acc[a] - 0.5) * (0.2 if hard[i] else 1.0)
-            said = truth[i] if right else (2 if rng.random() < habit[a] else 1 - truth[i])
+        for a in rng.choice(n_ann, per_item, replace=False):
+            right = rng.random() < 0.5 + (accuracy[a] - 0.5) * (hard_factor if hard[i] else 1.0)
+            said = truth[i] if right else (2 if rng.random() < tie_habit[a] else 1 - truth[i])
             labels.append((f"i{i}", f"w{a}", CLASSES[said]))
     return labels, truth
 
@@ -298,18 +298,7 @@ def _ab_accuracy(res, truth):
 def _hard_items_tie_crowd(seed: int):
     """No item is a tie; on the 30 % hard items every annotator is at chance and, when wrong, says
     "tie" by their own habit, so ties gather on the hard items: shared above chance, but weakly."""
-    rng = np.random.default_rng(seed)
-    n_items, n_ann = 500, 40
-    truth = rng.integers(0, 2, n_items)
-    acc, habit = rng.uniform(0.7, 0.95, n_ann), rng.uniform(0.3, 0.8, n_ann)
-    hard = rng.random(n_items) < 0.3
-    labels = []
-    for i in range(n_items):
-        for a in rng.choice(n_ann, 10, replace=False):
-            right = rng.random() < (0.5 if hard[i] else acc[a])
-            said = truth[i] if right else (2 if rng.random() < habit[a] else 1 - truth[i])
-            labels.append((f"i{i}", f"w{a}", CLASSES[said]))
-    return labels, truth
+    return _tie_habit_crowd(seed, acc=(0.7, 0.95), habit=(0.3, 0.8), hard_share=0.3, hard_factor=0.0, per_item=10)
 
 
 def test_a_tie_habit_is_not_a_class_and_true_ties_are():
