@@ -135,8 +135,8 @@ def fit_dawid_skene(
     worker's, their own label shares (labels independent of the truth) for one who looks like a
     spammer. Without it, on the pooled confusion of *all* annotators (the "average worker"). An
     annotator with 3 labels thus stays near a worker or a spammer instead of getting a perfect or
-    all-wrong matrix; one with 300 labels is ruled by their own data. ``diag_prior`` optionally adds pseudo-counts
-    on the diagonal ("annotators beat chance"); off by default because on UKPConvArg1 it lowered
+    all-wrong matrix; one with 300 labels is ruled by their own data. ``diag_prior`` optionally adds
+    pseudo-counts on the diagonal ("annotators beat chance"); off by default because on UKPConvArg1 it lowered
     accuracy (strength 3 / diag 0 did best of a small grid, see bench/README_quality.md).
     ``tol`` is the largest change of any confusion entry between iterations.
 
@@ -327,7 +327,8 @@ def shared_class_z(enc: Encoded, weights: np.ndarray | None = None) -> np.ndarra
 
 
 def unshared_classes(
-    enc: Encoded, *, relative_min: float = 0.25, z_min: float = 2.326, **fit_options: float
+    enc: Encoded, *, relative_min: float = 0.25, z_min: float = 2.326, prior_strength: float = 3.0,
+    floor_pseudo: float = 0.01, spammer_mixture: bool = True,
 ) -> tuple[Hashable, ...]:
     """The classes, beyond the two most shared, that are not a possible truth: shared between
     annotators below the one-sided 1 % line (z_min), or less than ``relative_min`` times as strongly
@@ -339,7 +340,7 @@ def unshared_classes(
     z = shared_class_z(enc)
     ranked = np.argsort(-z, kind="stable")
     base = fit_dawid_skene(enc, never_true=[enc.classes[c] for c in ranked[2:]], require_shared=False,
-                           **fit_options)
+                           prior_strength=prior_strength, floor_pseudo=floor_pseudo, spammer_mixture=spammer_mixture)
     weights = np.clip(base.informativeness, 0.0, 1.0)
     if weights.any():  # else nobody beats chance: keep the unweighted score
         z = shared_class_z(enc, weights)

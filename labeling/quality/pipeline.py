@@ -264,11 +264,11 @@ def _pairwise_fit(
     return fit_dawid_skene(triples, CLASSES, never_true=never_true)
 
 
-def _classes_left_out(fit: DawidSkeneResult | None) -> tuple[str, ...]:
-    """The classes the pass's fit found never true (prior 0). Which classes can be an item's truth
-    is decided once, on every measured judgment; the fits on fewer judgments keep to it, so the
-    item labels follow the structure the annotators were measured under."""
-    if fit is None or not np.isfinite(fit.log_likelihood):  # majority vote decides nothing
+def _classes_left_out(fit: DawidSkeneResult | None, cfg: QualityConfig) -> tuple[str, ...]:
+    """The classes the pass's Dawid-Skene fit found never true (prior 0). Which classes can be an
+    item's truth is decided once, on every measured judgment; the fits on fewer judgments keep to
+    it, so the item labels follow the structure the annotators were measured under."""
+    if fit is None or cfg.method == "majority":  # a vote decides no class structure
         return ()
     return tuple(str(c) for c, prior in zip(fit.classes, fit.priors, strict=True) if prior == 0.0)
 
@@ -519,7 +519,7 @@ def aggregate_items(
     posteriors: dict[Hashable, np.ndarray] = {}
     if result.fit is not None:
         posteriors.update(zip(result.fit.items, result.fit.posteriors, strict=True))
-    left_out = _classes_left_out(result.fit)
+    left_out = _classes_left_out(result.fit, config)
     missing = [j for j in judgments if j.task not in posteriors]
     if missing:
         fallback = _pairwise_fit(missing, config, left_out)
