@@ -356,3 +356,10 @@ def test_small_spammers_and_small_workers_are_told_apart():
     kind = np.array([str(a).rstrip("0123456789") for a in fit.annotators])
     assert fit.informativeness[kind == "spam"].mean() < 0.15
     assert fit.informativeness[kind == "novice"].mean() > 0.6
+
+
+def test_without_evidence_of_sharing_the_classes_said_most_stay():
+    # Everyone says tie on every item: no class varies, so none is "shared" more than another; the
+    # class actually said is kept over two that nobody said, and the items are ties.
+    labels = [(f"i{i}", f"w{j}", "tie") for i in range(10) for j in range(3)]
+    assert set(fit_dawid_skene(labels).labels()) == {"tie"}
