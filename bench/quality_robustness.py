@@ -2,6 +2,7 @@
 
 Run from the repo root:  .venv/bin/python bench/quality_robustness.py  [--seeds 0 1 2] [--items 600] [--quick]
                                 [--no-ukp] [--no-near-chance] [--no-two-way] [--per-kind] [--spammer-labels N]
+                                [--shared-scores]
 Synthetic crowds vary the worker pool (skill mix, share of near-chance workers, labels per worker),
 the tie rate, per-item difficulty and labels per item; a second family follows the issue's description
 of its held-back data (10 labels per item, half or more of the workers near chance); a third is a
@@ -194,6 +195,22 @@ PER_KIND = False  # --per-kind: also 30 % of each kind alone (keys "random", "le
 SPAMMER_LABELS = 0  # --spammer-labels: every spammer labels this many items (0: sized like real workers)
 
 
+SHARED_ONLY = False  # --shared-scores: print the shared-class scores instead of evaluating
+
+
+def _shared_scores(lines: list[LabelLine]) -> str:
+    """The tie class's shared-class score, unweighted and weighted as the pass weighs it, and its
+    ratio to the most shared class (the pass's line: 2.326 and a quarter)."""
+    from labeling.quality.dawid_skene import encode, fit_dawid_skene, shared_class_z
+
+    enc = encode([(line.item_id, line.annotator_id, line.label) for line in lines])
+    plain = shared_class_z(enc)
+    sides = fit_dawid_skene(enc, never_true=("tie",), require_shared=False)
+    weighted = shared_class_z(enc, np.clip(sides.informativeness, 0.0, 1.0))
+    return (f"tie z {plain[2]:.1f} (ratio {plain[2] / plain.max():.2f}), weighted {weighted[2]:.1f} "
+            f"(ratio {weighted[2] / weighted.max():.2f})")
+
+
 def evaluate(name: str, real: list[LabelLine], truth: dict[str, str], rng: np.random.Generator,
              table: list[dict], group: str, seed: int) -> None:
     mixed: dict = {0.0: real}
@@ -203,6 +220,10 @@ def evaluate(name: str, real: list[LabelLine], truth: dict[str, str], rng: np.ra
         own = np.random.default_rng([seed, len(table)])
         for kind in SPAM_KINDS:
             mixed[kind] = inject(real, 0.3, own, (kind,))[0]
+    if SHARED_ONLY:
+        print(f"s{seed} {name:62} " + " | ".join(f"{share}: {_shared_scores(lines)}" for share, lines in mixed.items()
+                                                   if share in (0.0, 0.3)), flush=True)
+        return
     row: dict = {"crowd": name, "group": group, "seed": seed}
     for method, fn in methods().items():
         for share, lines in mixed.items():
@@ -307,9 +328,11 @@ def main() -> None:
                         help="also inject 30 %% of each spam kind alone and report the drop per kind")
     parser.add_argument("--spammer-labels", type=int, default=0,
                         help="every spammer labels this many items (default: sized like real workers with >= 10)")
+    parser.add_argument("--shared-scores", action="store_true",
+                        help="print the tie class's shared-class scores (real, 30 %% spam) instead of evaluating")
     args = parser.parse_args()
-    global PER_KIND, SPAMMER_LABELS
-    PER_KIND, SPAMMER_LABELS = args.per_kind, args.spammer_labels
+    global PER_KIND, SPAMMER_LABELS, SHARED_ONLY
+    PER_KIND, SPAMMER_LABELS, SHARED_ONLY = args.per_kind, args.spammer_labels, args.shared_scores
     seeds = args.seeds or [args.seed]
     table: list[dict] = []
     print("accuracy on real labels / 10 % spam / 30 % spam (drop real -> 30 %)")
@@ -328,6 +351,8 @@ def main() -> None:
             for crowd in two_way_crowds(args.quick):
                 real, truth = simulate(crowd, args.items, rng)
                 evaluate(crowd.name, real, truth, rng, table, "two-way", seed)
+    if SHARED_ONLY:
+        return
     print_summary("grid and UKPConvArg1 (the first measurement's crowds)",
                   [row for row in table if row["group"] in ("grid", "UKPConvArg1")], seeds)
     print_summary("near-chance family (the issue's held-back data as described)",
