@@ -10,9 +10,10 @@ Here the centre is a mixture, in the spirit of MACE: with probability w_j annota
 (rows centred on the pooled confusion of the workers) and otherwise a spammer, whose labels do not
 depend on the truth (rows centred on j's own label shares). w_j is the posterior of "worker" given
 j's labels: their likelihood under the pooled confusion and the current item posteriors, against
-a Dirichlet-multinomial (labels drawn at a rate of their own); the share of spammers is learned
-(empirical Bayes). An annotator with many labels is ruled by their own counts either way; one with
-3 labels that agree with the consensus is a worker, one with 3 "a" on unclear items leans spammer.
+a Dirichlet-multinomial (labels drawn at a rate of their own, around the spammers' pooled label
+shares); the share of spammers and what they say are learned (empirical Bayes). An annotator with
+many labels is ruled by their own counts either way; one with 3 labels that agree with the
+consensus is a worker, one with 3 "a" on unclear items, when spammers click "a", is a spammer.
 """
 
 import numpy as np
@@ -33,8 +34,6 @@ def worker_probability(
     n_ann, _, k = counts.shape
     said = counts.sum(axis=1)  # annotator x reported class: their label counts
     n = said.sum(axis=1)
-    # log P(labels | spammer): Dirichlet(1)-multinomial, a label rate of their own.
-    log_spammer = gammaln(k) - gammaln(n + k) + gammaln(said + 1.0).sum(axis=1)
     worker, spam_share = (np.ones(n_ann), 0.5) if start is None else start
     for _ in range(max_rounds):
         previous = worker
@@ -42,6 +41,12 @@ def worker_probability(
         pooled /= pooled.sum(axis=1, keepdims=True)
         p_label = np.einsum("ut,tu->u", posteriors[item_idx], pooled[:, label_idx])
         log_worker = np.bincount(ann_idx, weights=np.log(p_label), minlength=n_ann)
+        # log P(labels | spammer): a label rate of their own, drawn around what spammers say (a
+        # Dirichlet of total weight k centred on the spammers' pooled label shares, uniform at
+        # first). Spammers who all click "a" make "a a a" from a newcomer read as spam.
+        spam_said = (1.0 - worker) @ said + 1.0
+        base = k * spam_said / spam_said.sum()
+        log_spammer = gammaln(k) - gammaln(n + k) + (gammaln(said + base) - gammaln(base)).sum(axis=1)
         for _ in range(20):  # the spammer share and the memberships, to a fixed point
             logit = np.log1p(-spam_share) - np.log(spam_share) + log_worker - log_spammer
             worker = 1.0 / (1.0 + np.exp(-np.clip(logit, -50.0, 50.0)))
