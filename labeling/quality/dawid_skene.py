@@ -336,7 +336,7 @@ def unshared_classes(
 
     Scored with each annotator weighted by their informativeness in a fit over the two most shared
     classes only, so the score is the same with or without near-chance annotators and spam (on
-    UKPConvArg1 the ties score 50.8 with no spam and 49.5-49.7 with 30 %; unweighted 50.2 and 34.0-34.8:
+    UKPConvArg1 the ties score 50.8 with no spam and 49.6-49.8 with 30 %; unweighted 50.2 and 34.0-34.8:
     `bench/quality_robustness.py --seeds 0 1 2 --shared-scores`)."""
     said = np.bincount(enc.label_idx, minlength=len(enc.classes))
 
